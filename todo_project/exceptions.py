@@ -1,0 +1,129 @@
+"""Every error leaves the app as {"detail", "code"[, "errors"]}: the DRF
+exception handler for API views, and JSON handlers for Django's own errors."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.fields import get_error_detail
+from rest_framework.response import Response
+
+# DRF's and simplejwt's codes, renamed to the codes of the API's error shape.
+CODE_ALIASES = {
+    "invalid": "validation_error",
+    "authentication_failed": "invalid_token",
+    "token_not_valid": "invalid_token",
+    "error": "server_error",
+}
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body is larger than 1 MiB."
+    default_code = "payload_too_large"
+
+
+def error_body(detail: str, code: str, errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": detail, "code": code}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def _field_errors(detail: Any) -> dict[str, list[str]]:
+    """Flatten DRF's nested error detail into {field: [message, ...]}."""
+    if isinstance(detail, dict):
+        errors: dict[str, list[str]] = {}
+        for field, value in detail.items():
+            for sub_field, messages in _field_errors(value).items():
+                key = field if sub_field == "non_field_errors" else f"{field}.{sub_field}"
+                errors.setdefault(key, []).extend(messages)
+        return errors
+    if isinstance(detail, list):
+        if any(isinstance(item, (dict, list)) for item in detail):
+            errors = {}
+            for index, item in enumerate(detail):
+                for sub_field, messages in _field_errors(item).items():
+                    key = str(index) if sub_field == "non_field_errors" else f"{index}.{sub_field}"
+                    errors.setdefault(key, []).extend(messages)
+            return errors
+        return {"non_field_errors": [str(item) for item in detail]}
+    return {"non_field_errors": [str(detail)]}
+
+
+def _as_api_exception(exc: Exception) -> exceptions.APIException | None:
+    if isinstance(exc, exceptions.APIException):
+        return exc
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(get_error_detail(exc))
+    return None
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER. Unexpected exceptions return None so Django
+    logs them and answers with handler500 below."""
+    api_exc = _as_api_exception(exc)
+    if api_exc is None:
+        return None
+
+    headers: dict[str, str] = {}
+    auth_header = getattr(api_exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(api_exc, "wait", None)
+    if wait is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(wait)))
+
+    if isinstance(api_exc, exceptions.ValidationError):
+        body = error_body("Invalid input.", "validation_error", _field_errors(api_exc.detail))
+    else:
+        detail = api_exc.detail
+        raw_code = getattr(detail, "code", None) or api_exc.default_code
+        code = CODE_ALIASES.get(raw_code, raw_code)
+        if isinstance(detail, (dict, list)):
+            body = error_body(str(api_exc.default_detail), code, _field_errors(detail))
+        else:
+            body = error_body(str(detail), code)
+    return Response(body, status=api_exc.status_code, headers=headers)
+
+
+# --- Django's own error views (handler400/403/404/500 and CSRF) ----------------
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(
+            error_body(str(PayloadTooLarge.default_detail), "payload_too_large"), status=413
+        )
+    return JsonResponse(error_body("Bad request.", "bad_request"), status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(
+        error_body("You do not have permission to perform this action.", "permission_denied"),
+        status=403,
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("Not found.", "not_found"), status=404)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(error_body("A server error occurred.", "server_error"), status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    return JsonResponse(error_body("CSRF verification failed.", "permission_denied"), status=403)

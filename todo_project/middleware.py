@@ -1,0 +1,155 @@
+"""ASGI layers in front of Django: application lifespan (the database pool) and
+the request body limit. They run before Django's middleware stack, so they cost
+almost nothing per request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+
+from todo_project.exceptions import PayloadTooLarge, error_body
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger(__name__)
+
+
+async def send_json(
+    send: Send,
+    status: int,
+    payload: dict[str, Any],
+    *,
+    head: bool = False,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+def open_database_pool() -> None:
+    """Start filling the pool in the background; never blocks on a database that is down."""
+    pool = connections["default"].pool
+    if pool is not None:
+        pool.open()
+
+
+def close_database_pool() -> None:
+    connections["default"].close_pool()
+
+
+class LifespanMiddleware:
+    """Answers ASGI lifespan events (Django itself does not): opens the
+    database pool at start-up and closes it on shutdown."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await asyncio.to_thread(open_database_pool)
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await asyncio.to_thread(close_database_pool)
+                except Exception:
+                    logger.exception("Closing the database pool failed")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies over MAX_REQUEST_BODY_BYTES with 413 before
+    Django reads them: Django's ASGI handler would otherwise spool any size."""
+
+    def __init__(self, app: ASGIApp, limit: int | None = None) -> None:
+        self.app = app
+        self.limit = limit if limit is not None else settings.MAX_REQUEST_BODY_BYTES
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        content_length = _content_length(scope)
+        if content_length is not None:
+            # The server holds the client to its declared length.
+            if content_length > self.limit:
+                await self._refuse(send)
+            else:
+                await self.app(scope, receive, send)
+            return
+
+        # No declared length (chunked): read up to the limit, then replay.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(send: Send) -> None:
+        await send_json(
+            send,
+            PayloadTooLarge.status_code,
+            error_body(str(PayloadTooLarge.default_detail), PayloadTooLarge.default_code),
+            headers=[(b"connection", b"close")],
+        )
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,210 @@
+"""Settings for todo-backend, read from the environment (and a .env file in the
+working directory when present). See the configuration table in README.md."""
+
+import hashlib
+import hmac
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from todo_project.env import (
+    ConfigurationError,
+    env_bool,
+    env_choice,
+    env_database,
+    env_float,
+    env_int,
+    env_list,
+    env_origins,
+    env_rate,
+    env_secret,
+    env_str,
+    env_url,
+)
+from todo_project.log import logging_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The environment wins over .env: values set by the platform are never overridden.
+load_dotenv(Path.cwd() / ".env", override=False)
+
+# --- Django core -------------------------------------------------------------
+
+DEBUG = env_bool("DEBUG", False)
+BETTER_AUTH_SECRET = env_secret("BETTER_AUTH_SECRET", required=True)
+BETTER_AUTH_SECRET_PREVIOUS = env_secret("BETTER_AUTH_SECRET_PREVIOUS")
+# Derived rather than reused, so Django's signing key and the JWT key differ.
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or hmac.new(
+    BETTER_AUTH_SECRET.encode(), b"todo-backend django SECRET_KEY", hashlib.sha256
+).hexdigest()
+# Probes are answered before Django, so a strict list does not break them.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
+PORT = env_int("PORT", 8001, minimum=1, maximum=65535)
+RUN_MIGRATIONS = env_bool("RUN_MIGRATIONS", False)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "servestatic.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
+    "tasks",
+    "chat",
+    "health",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "todo_project.urls"
+ASGI_APPLICATION = "todo_project.asgi.application"
+APPEND_SLASH = False
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files are found in the installed apps too, so /docs and /admin/ have their
+# assets with or without a collectstatic step.
+SERVESTATIC_USE_FINDERS = True
+
+# One limit for every body; the ASGI layer in todo_project/middleware.py
+# enforces it before Django reads the request.
+MAX_REQUEST_BODY_BYTES = 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "todo_project.exceptions.csrf_failure"
+
+# --- Database ----------------------------------------------------------------
+
+DB_POOL_MIN = env_int("DB_POOL_MIN", 5, minimum=0)
+DB_POOL_MAX = env_int("DB_POOL_MAX", 20, minimum=1)
+if DB_POOL_MAX < DB_POOL_MIN:
+    raise ConfigurationError(f"DB_POOL_MAX ({DB_POOL_MAX}) must be at least DB_POOL_MIN ({DB_POOL_MIN}).")
+
+# CONN_MAX_AGE=0: under ASGI every request runs in its own thread, so
+# persistent connections would pile up one per thread; the pool reuses them.
+# CONN_HEALTH_CHECKS: a connection that died with a PostgreSQL restart is
+# checked and replaced before it is handed out.
+DATABASES = {
+    "default": env_database(
+        "DATABASE_URL",
+        pool={
+            "min_size": DB_POOL_MIN,
+            "max_size": DB_POOL_MAX,
+            "timeout": env_float("DB_POOL_TIMEOUT", 30.0, minimum=0.1),
+            "max_idle": env_float("DB_POOL_MAX_IDLE", 300.0, minimum=1),
+        },
+    )
+}
+
+# --- Logging -----------------------------------------------------------------
+
+LOG_LEVEL = env_choice(
+    "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True
+)
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
+
+# --- CORS --------------------------------------------------------------------
+
+CORS_ALLOWED_ORIGINS = env_origins("FRONTEND_URL", required=True)
+CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["authorization", "content-type"]
+CORS_EXPOSE_HEADERS = ["Location", "X-Total-Count", "Retry-After"]
+
+# --- REST framework ----------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "todo_project.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# --- JWT ---------------------------------------------------------------------
+
+# Only HMAC algorithms: tokens are signed with a shared secret. "none" and the
+# asymmetric families are refused here, at start-up.
+JWT_ALGORITHM = env_choice("JWT_ALGORITHM", "HS256", ("HS256", "HS384", "HS512"), upper=True)
+JWT_EXPIRATION_DAYS = env_int("JWT_EXPIRATION_DAYS", 7, minimum=1, maximum=365)
+AUTH_RATE_LIMIT = env_rate("AUTH_RATE_LIMIT", "20/minute")
+
+# --- OpenAPI -----------------------------------------------------------------
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "todo-backend API",
+    "DESCRIPTION": "Multi-user Todo API with an AI assistant.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "health.schema.add_probes_and_errors",
+    ],
+}
+
+# --- Chat assistant ----------------------------------------------------------
+
+LLM_PROVIDER = env_choice("LLM_PROVIDER", "GROQ", ("GROQ", "OPENROUTER", "LOCAL"), upper=True)
+GROQ_API_KEY = env_str("GROQ_API_KEY", required=LLM_PROVIDER == "GROQ")
+GROQ_BASE_URL = env_url("GROQ_BASE_URL", "https://api.groq.com")
+GROQ_MODEL = env_str("GROQ_MODEL", "openai/gpt-oss-20b")
+OPENROUTER_API_KEY = env_str("OPENROUTER_API_KEY", required=LLM_PROVIDER == "OPENROUTER")
+OPENROUTER_BASE_URL = env_url("OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
+OPENROUTER_MODEL = env_str("OPENROUTER_MODEL", "openai/gpt-oss-20b")
+AGENT_NAME = env_str("AGENT_NAME", "TodoAssistant")
+AGENT_INSTRUCTIONS = env_str("AGENT_INSTRUCTIONS")
+MAX_TOKENS = env_int("MAX_TOKENS", 2000, minimum=1, maximum=131072)
+TEMPERATURE = env_float("TEMPERATURE", 0.7, minimum=0.0, maximum=2.0)
+LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 8.0, minimum=0.1, maximum=120)
+CHAT_HISTORY_LIMIT = env_int("CHAT_HISTORY_LIMIT", 20, minimum=0, maximum=1000)
+CHAT_MAX_TOOL_STEPS = env_int("CHAT_MAX_TOOL_STEPS", 5, minimum=1, maximum=20)
+CHAT_RATE_LIMIT = env_rate("CHAT_RATE_LIMIT", "30/minute")

@@ -1,0 +1,21 @@
+"""Routes. Every /api/... route is also served under /api/v1/...; /health and
+/ready are answered in front of Django (health/asgi.py)."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+api_patterns: list = []
+
+urlpatterns = [
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    path("admin", RedirectView.as_view(url="/admin/", permanent=True)),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "todo_project.exceptions.bad_request"
+handler403 = "todo_project.exceptions.permission_denied"
+handler404 = "todo_project.exceptions.page_not_found"
+handler500 = "todo_project.exceptions.server_error"
