@@ -111,13 +111,21 @@ def live_server_process(
 
     def start(*, wait: bool = True, **overrides: str | None) -> ServerProcess:
         port = free_port()
-        env = server_environment(DATABASE_URL=database_url, PYTHONPATH=str(ROOT), **overrides)
+        env = server_environment(**{"DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), **overrides})
         stdout_path = tmp_path / f"server-{port}.out"
         stderr_path = tmp_path / f"server-{port}.err"
         started = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "todo_project.asgi:application",
-             "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "todo_project.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             cwd=tmp_path,
             env=env,
             stdout=stdout_path.open("w"),
@@ -147,3 +155,9 @@ def _wait_until_serving(server: ServerProcess, timeout: float = 20) -> None:
         except httpx.TransportError:
             time.sleep(0.05)
     pytest.fail("server did not start in time")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings) -> None:
+    """Production hashes with Django's default (PBKDF2); tests need speed, not strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -34,5 +34,8 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("created_at", "last_login")}),
     )
     add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("email", "name", "usable_password", "password1", "password2")}),
+        (
+            None,
+            {"classes": ("wide",), "fields": ("email", "name", "usable_password", "password1", "password2")},
+        ),
     )

@@ -20,8 +20,15 @@ ERROR_SCHEMA = {
 
 
 def _probe(summary: str, responses: dict[str, Any]) -> dict[str, Any]:
-    return {"get": {"operationId": summary.split()[0].lower(), "summary": summary, "tags": ["probes"],
-                    "security": [], "responses": responses}}
+    return {
+        "get": {
+            "operationId": summary.split()[0].lower(),
+            "summary": summary,
+            "tags": ["probes"],
+            "security": [],
+            "responses": responses,
+        }
+    }
 
 
 def _json(description: str, example: dict[str, str]) -> dict[str, Any]:
@@ -31,16 +38,16 @@ def _json(description: str, example: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def add_probes_and_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+def add_probes_and_errors(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
     components = result.setdefault("components", {})
     components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     components.setdefault("securitySchemes", {}).setdefault(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     paths = result.setdefault("paths", {})
-    paths["/health"] = _probe(
-        "Liveness probe", {"200": _json("The process is up.", {"status": "healthy"})}
-    )
+    paths["/health"] = _probe("Liveness probe", {"200": _json("The process is up.", {"status": "healthy"})})
     paths["/ready"] = _probe(
         "Readiness probe",
         {

@@ -42,7 +42,9 @@ def write_env_file() -> None:
         "FRONTEND_URL=http://localhost:3000\n"
     )
     ENV_FILE.chmod(0o600)
-    print(f"Wrote {ENV_FILE.name} with a new secret, LLM_PROVIDER=LOCAL and FRONTEND_URL=http://localhost:3000.")
+    print(
+        f"Wrote {ENV_FILE.name} with a new secret, LLM_PROVIDER=LOCAL and FRONTEND_URL=http://localhost:3000."
+    )
 
 
 def local_server_answers() -> bool:
@@ -90,8 +92,16 @@ def run() -> int:
     python = sys.executable
     for command in (
         [python, "manage.py", "migrate", "--noinput"],
-        [python, "-m", "uvicorn", "todo_project.asgi:application", "--host", "0.0.0.0",
-         "--port", os.environ.get("PORT", "8001")],
+        [
+            python,
+            "-m",
+            "uvicorn",
+            "todo_project.asgi:application",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            os.environ.get("PORT", "8001"),
+        ],
     ):
         code = _call(command)
         if code != 0:

@@ -14,7 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todo_project.settings")
 with exit_on_configuration_error():
     django_application = get_asgi_application()
 
-from health.asgi import ProbesMiddleware  # noqa: E402 - needs configured settings
-from todo_project.middleware import BodySizeLimitMiddleware, LifespanMiddleware  # noqa: E402
+from health.asgi import ProbesMiddleware
+from todo_project.middleware import BodySizeLimitMiddleware, LifespanMiddleware
 
 application = LifespanMiddleware(ProbesMiddleware(BodySizeLimitMiddleware(django_application)))

@@ -140,9 +140,7 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
-def _check_range(
-    name: str, number: float, minimum: float | None, maximum: float | None
-) -> None:
+def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:
     if minimum is not None and number < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, got {number}.")
     if maximum is not None and number > maximum:

@@ -51,9 +51,10 @@ class RedactingFilter(logging.Filter):
     arguments or traceback text. It never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
+        if not record.args:
+            if isinstance(record.msg, str):
+                record.msg = redact(record.msg)
+        elif isinstance(record.args, tuple):
             record.args = tuple(_redact_value(arg) for arg in record.args)
         elif isinstance(record.args, dict):
             record.args = {key: _redact_value(value) for key, value in record.args.items()}

@@ -34,9 +34,10 @@ DEBUG = env_bool("DEBUG", False)
 BETTER_AUTH_SECRET = env_secret("BETTER_AUTH_SECRET", required=True)
 BETTER_AUTH_SECRET_PREVIOUS = env_secret("BETTER_AUTH_SECRET_PREVIOUS")
 # Derived rather than reused, so Django's signing key and the JWT key differ.
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or hmac.new(
-    BETTER_AUTH_SECRET.encode(), b"todo-backend django SECRET_KEY", hashlib.sha256
-).hexdigest()
+SECRET_KEY = (
+    env_str("DJANGO_SECRET_KEY")
+    or hmac.new(BETTER_AUTH_SECRET.encode(), b"todo-backend django SECRET_KEY", hashlib.sha256).hexdigest()
+)
 # Probes are answered before Django, so a strict list does not break them.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
 PORT = env_int("PORT", 8001, minimum=1, maximum=65535)
@@ -141,9 +142,7 @@ DATABASES = {
 
 # --- Logging -----------------------------------------------------------------
 
-LOG_LEVEL = env_choice(
-    "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True
-)
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True)
 LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
 LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 

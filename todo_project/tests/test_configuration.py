@@ -51,7 +51,9 @@ BAD_ENVIRONMENTS = [
 ]
 
 
-@pytest.mark.parametrize(("variable", "env"), BAD_ENVIRONMENTS, ids=[f"{v}-{i}" for i, (v, _) in enumerate(BAD_ENVIRONMENTS)])
+@pytest.mark.parametrize(
+    ("variable", "env"), BAD_ENVIRONMENTS, ids=[f"{v}-{i}" for i, (v, _) in enumerate(BAD_ENVIRONMENTS)]
+)
 def test_start_up_stops_with_one_line_naming_the_variable(tmp_path: Path, variable: str, env: dict) -> None:
     result = run_manage(tmp_path, "check", **env)
 
@@ -78,11 +80,14 @@ def test_the_asgi_application_refuses_a_bad_environment_the_same_way(tmp_path: P
 
 
 def test_a_dotenv_file_in_the_working_directory_fills_in_missing_variables(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("BETTER_AUTH_SECRET=a-secret-from-the-dotenv-file-0123456789\nLOG_LEVEL=debug\n")
+    (tmp_path / ".env").write_text(
+        "BETTER_AUTH_SECRET=a-secret-from-the-dotenv-file-0123456789\nLOG_LEVEL=debug\n"
+    )
 
     result = run_manage(
         tmp_path,
-        "shell", "-v0",
+        "shell",
+        "-v0",
         "-c",
         "from django.conf import settings; print(settings.BETTER_AUTH_SECRET, settings.LOG_LEVEL)",
         BETTER_AUTH_SECRET=None,
@@ -95,11 +100,15 @@ def test_a_dotenv_file_in_the_working_directory_fills_in_missing_variables(tmp_p
 
 
 def test_defaults_debug_off_and_a_derived_secret_key(tmp_path: Path) -> None:
-    script = "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY, settings.LLM_PROVIDER)"
+    script = (
+        "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY, settings.LLM_PROVIDER)"
+    )
 
     derived = run_manage(tmp_path, "shell", "-v0", "-c", script, DEBUG=None, DJANGO_SECRET_KEY=None)
     again = run_manage(tmp_path, "shell", "-v0", "-c", script, DEBUG=None, DJANGO_SECRET_KEY=None)
-    given = run_manage(tmp_path, "shell", "-v0", "-c", script, DJANGO_SECRET_KEY="an-explicit-django-secret-key")
+    given = run_manage(
+        tmp_path, "shell", "-v0", "-c", script, DJANGO_SECRET_KEY="an-explicit-django-secret-key"
+    )
 
     debug, secret_key, provider = derived.stdout.split()
     assert debug == "False"
@@ -112,8 +121,13 @@ def test_defaults_debug_off_and_a_derived_secret_key(tmp_path: Path) -> None:
 
 def test_llm_provider_is_read_case_insensitively(tmp_path: Path) -> None:
     result = run_manage(
-        tmp_path, "shell", "-v0", "-c", "from django.conf import settings; print(settings.LLM_PROVIDER)",
-        LLM_PROVIDER="groq", GROQ_API_KEY="gsk_test_key_for_configuration_only",
+        tmp_path,
+        "shell",
+        "-v0",
+        "-c",
+        "from django.conf import settings; print(settings.LLM_PROVIDER)",
+        LLM_PROVIDER="groq",
+        GROQ_API_KEY="gsk_test_key_for_configuration_only",
     )
 
     assert result.stdout.strip() == "GROQ"

@@ -1,0 +1,45 @@
+# The interface to the project: `make run` serves it, `make test` tests it.
+PYTHON ?= $(shell command -v python3.13 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help venv run test lint format migrations-check check clean
+
+help:
+	@echo "make run               serve on :8001 (embedded PostgreSQL when DATABASE_URL is unset)"
+	@echo "make test              run the whole test suite on PostgreSQL"
+	@echo "make lint              ruff check and format check"
+	@echo "make format            ruff format and fix"
+	@echo "make check             lint + migrations check + tests"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(BIN)/python scripts/dev.py run
+
+test: venv
+	$(BIN)/python scripts/dev.py test $(ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: venv
+	$(BIN)/python scripts/dev.py manage makemigrations --check --dry-run
+
+check: lint migrations-check test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

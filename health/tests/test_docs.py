@@ -1,0 +1,52 @@
+"""/docs and /openapi.json work with no network: every asset comes from the app."""
+
+import re
+
+import pytest
+from drf_spectacular.validation import validate_schema
+
+
+def test_docs_is_swagger_ui_with_assets_served_by_the_app(api) -> None:
+    response = api.get("/docs")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "SwaggerUIBundle" in html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/static/"), asset
+        assert api.get(asset).status_code == 200, asset
+    assert not re.search(r"https?://(?!localhost)", html.replace("http://www.w3.org", ""))
+
+
+def test_openapi_json_is_a_valid_openapi_3_schema(api) -> None:
+    response = api.get("/openapi.json")
+
+    assert response.status_code == 200
+    schema = response.json()
+    validate_schema(schema)
+    assert schema["openapi"].startswith("3.")
+    assert {"/health", "/ready"} <= set(schema["paths"])
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail", "code"]
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+@pytest.mark.django_db
+def test_the_admin_login_page_has_its_css(api) -> None:
+    response = api.get("/admin/login/")
+
+    assert response.status_code == 200
+    stylesheets = re.findall(r'href="(/static/admin/css/[^"]+)"', response.content.decode())
+    assert stylesheets
+    for stylesheet in stylesheets:
+        css = api.get(stylesheet)
+        assert css.status_code == 200
+        assert css["Content-Type"].startswith("text/css")
+
+
+def test_admin_without_the_slash_redirects_to_the_admin(api) -> None:
+    response = api.get("/admin")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/admin/"

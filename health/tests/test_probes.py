@@ -1,0 +1,80 @@
+"""/health and /ready over real HTTP, against the uvicorn server the image runs."""
+
+import time
+
+import httpx
+
+from conftest import free_port
+
+STARTUP_LINES = [
+    "INFO:     Started server process [",
+    "INFO:     Waiting for application startup.",
+    "INFO:     Application startup complete.",
+    "INFO:     Uvicorn running on http://127.0.0.1:",
+]
+
+
+def test_the_server_prints_the_contracts_four_start_up_lines(live_server_process) -> None:
+    server = live_server_process()
+    server.stop()
+
+    lines = server.stdout.splitlines()
+    assert len(lines) >= 4
+    for line, expected in zip(lines[:4], STARTUP_LINES, strict=True):
+        assert line.startswith(expected), server.stdout
+    assert server.stderr == ""
+
+
+def test_health_is_healthy_and_ignores_an_authorization_header(live_server_process) -> None:
+    server = live_server_process()
+
+    response = httpx.get(f"{server.url}/health", headers={"Authorization": "Bearer not-a-token"})
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "healthy"}
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_ready_reports_a_connected_database(live_server_process) -> None:
+    server = live_server_process()
+
+    response = httpx.get(f"{server.url}/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "database": "connected"}
+
+
+def test_ready_is_503_within_3_seconds_when_the_database_does_not_answer(live_server_process) -> None:
+    closed_port = free_port()
+    server = live_server_process(DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port}/todo")
+
+    health = httpx.get(f"{server.url}/health")
+    started = time.monotonic()
+    response = httpx.get(f"{server.url}/ready", timeout=10)
+    elapsed = time.monotonic() - started
+
+    assert health.status_code == 200
+    assert response.status_code == 503
+    assert response.json() == {"status": "not_ready", "database": "disconnected"}
+    assert elapsed < 3
+    server.stop()
+    # The failure is reported on stderr; the access lines stay on stdout.
+    assert "Database connection failed" in server.stderr
+    assert '"GET /ready HTTP/1.1" 503' in server.stdout
+
+
+def test_probes_refuse_other_methods_with_a_json_405(live_server_process) -> None:
+    server = live_server_process()
+
+    response = httpx.post(f"{server.url}/health")
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+def test_probes_answer_head(live_server_process) -> None:
+    server = live_server_process()
+
+    assert httpx.head(f"{server.url}/health").status_code == 200
+    assert httpx.head(f"{server.url}/ready").status_code == 200
