@@ -1,5 +1,7 @@
 # The interface to the project: `make run` serves it, `make test` tests it.
-PYTHON ?= $(shell command -v python3.13 2>/dev/null || command -v python3)
+# Python 3.13 when there is one that runs (on PATH or installed by pyenv), else python3.
+PYTHON ?= $(shell for c in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null) python3; do \
+	$$c -c '' 2>/dev/null && { echo $$c; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 
