@@ -4,7 +4,6 @@ run   writes a .env with local defaults when there is none, starts an embedded
       PostgreSQL under .data/ when DATABASE_URL is not set, migrates, serves on 8001.
 test  runs pytest on PostgreSQL: TEST_DATABASE_URL, else the server on
       127.0.0.1:5432 when one answers, else the embedded one.
-manage  runs manage.py with the same database choice as test.
 """
 
 from __future__ import annotations
@@ -115,12 +114,6 @@ def test(args: list[str]) -> int:
     return _call([sys.executable, "-m", "pytest", *args])
 
 
-def manage(args: list[str]) -> int:
-    os.environ.update(TEST_ENVIRONMENT)
-    os.environ["DATABASE_URL"] = test_database_url()
-    return _call([sys.executable, "manage.py", *args])
-
-
 def _call(command: list[str]) -> int:
     process = subprocess.Popen(command, cwd=ROOT)
     while True:
@@ -132,15 +125,12 @@ def _call(command: list[str]) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test", "manage"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
         print(__doc__)
         return 2
-    command, args = sys.argv[1], sys.argv[2:]
-    if command == "run":
+    if sys.argv[1] == "run":
         return run()
-    if command == "test":
-        return test(args)
-    return manage(args)
+    return test(sys.argv[2:])
 
 
 if __name__ == "__main__":
