@@ -45,13 +45,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def database_url_for_tests() -> str:
-    """A URL for the database pytest-django created for this run."""
+def database_url_for_tests(*, host: str | None = None, port: int | None = None) -> str:
+    """A URL for the database pytest-django created for this run, optionally
+    reached through another host and port."""
     settings = connection.settings_dict
-    host = settings["HOST"] or "localhost"
+    host = host or settings["HOST"] or "localhost"
     if host.startswith("/"):
         host = host.replace("/", "%2F")
-    port = f":{settings['PORT']}" if settings["PORT"] else ""
+    port = port or settings["PORT"]
+    port = f":{port}" if port else ""
     user = settings["USER"] or "postgres"
     password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
     return f"postgresql://{user}{password}@{host}{port}/{settings['NAME']}"
@@ -63,7 +65,6 @@ class ServerProcess:
     url: str
     stdout_path: Path
     stderr_path: Path
-    started_in: float = 0.0
     _stopped: bool = field(default=False, repr=False)
 
     def stop(self, timeout: float = 30) -> int:
@@ -99,22 +100,18 @@ def server_environment(**overrides: str | None) -> dict[str, str]:
 
 
 @pytest.fixture
-def live_server_process(
-    tmp_path: Path, django_db_setup: None, django_db_blocker: object
-) -> Iterator[Callable[..., ServerProcess]]:
+def live_server_process(tmp_path: Path, django_db_setup: None) -> Iterator[Callable[..., ServerProcess]]:
     """Start `uvicorn todo_project.asgi:application` as the image does, in a
     working directory without a .env, on a free port. Call it with environment
     overrides; the server is stopped at the end of the test."""
     servers: list[ServerProcess] = []
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
-        database_url = database_url_for_tests()
+    database_url = database_url_for_tests()
 
     def start(*, wait: bool = True, **overrides: str | None) -> ServerProcess:
         port = free_port()
         env = server_environment(**{"DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), **overrides})
         stdout_path = tmp_path / f"server-{port}.out"
         stderr_path = tmp_path / f"server-{port}.err"
-        started = time.monotonic()
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -136,7 +133,6 @@ def live_server_process(
         servers.append(server)
         if wait:
             _wait_until_serving(server)
-            server.started_in = time.monotonic() - started
         return server
 
     yield start

@@ -3,8 +3,10 @@
 import time
 
 import httpx
+from django.db import connection
 
-from conftest import free_port
+from conftest import database_url_for_tests, free_port
+from health.tests.proxy import DatabaseProxy
 
 STARTUP_LINES = [
     "INFO:     Started server process [",
@@ -78,3 +80,24 @@ def test_probes_answer_head(live_server_process) -> None:
 
     assert httpx.head(f"{server.url}/health").status_code == 200
     assert httpx.head(f"{server.url}/ready").status_code == 200
+
+
+def test_ready_recovers_by_itself_when_the_database_returns(live_server_process) -> None:
+    database = connection.settings_dict
+    proxy = DatabaseProxy(database["HOST"] or "localhost", int(database["PORT"] or 5432))
+    proxy.start()
+    server = live_server_process(DATABASE_URL=database_url_for_tests(host="127.0.0.1", port=proxy.port))
+    try:
+        assert httpx.get(f"{server.url}/ready").status_code == 200
+
+        proxy.stop()
+        assert httpx.get(f"{server.url}/ready", timeout=10).status_code == 503
+
+        proxy.start()
+        deadline = time.monotonic() + 20
+        status = None
+        while time.monotonic() < deadline and status != 200:
+            status = httpx.get(f"{server.url}/ready", timeout=10).status_code
+        assert status == 200
+    finally:
+        proxy.stop()
