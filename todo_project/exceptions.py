@@ -105,7 +105,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     if isinstance(exception, RequestDataTooBig):
         return JsonResponse(error_body(str(PayloadTooLarge.default_detail), "payload_too_large"), status=413)
-    return JsonResponse(error_body("Bad request.", "bad_request"), status=400)
+    return JsonResponse(error_body("Bad request.", "parse_error"), status=400)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -133,3 +133,11 @@ def test_a_chunked_body_under_the_limit_reaches_django(live_server_process) -> N
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_a_request_django_refuses_is_a_json_400(settings) -> None:
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+
+    response = Client().get("/openapi.json", HTTP_HOST="evil.example.com")
+
+    assert_error(response, 400, "parse_error")
