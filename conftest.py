@@ -16,9 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
+from accounts.auth import issue_token
 from accounts.models import User
 
 ROOT = Path(__file__).resolve().parent
@@ -37,6 +39,23 @@ def alice(db: None) -> User:
 @pytest.fixture
 def bob(db: None) -> User:
     return User.objects.create_user("bob@example.com", "Bob", "another-staple-battery")
+
+
+def client_for(user: User) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token(user).token}")
+    return client
+
+
+@pytest.fixture
+def alice_api(alice: User) -> APIClient:
+    """An API client carrying a real token of alice's."""
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_api(bob: User) -> APIClient:
+    return client_for(bob)
 
 
 def free_port() -> int:
@@ -100,10 +119,11 @@ def server_environment(**overrides: str | None) -> dict[str, str]:
 
 
 @pytest.fixture
-def live_server_process(tmp_path: Path, django_db_setup: None) -> Iterator[Callable[..., ServerProcess]]:
+def live_server_process(tmp_path: Path, transactional_db: None) -> Iterator[Callable[..., ServerProcess]]:
     """Start `uvicorn todo_project.asgi:application` as the image does, in a
     working directory without a .env, on a free port. Call it with environment
-    overrides; the server is stopped at the end of the test."""
+    overrides; the server is stopped at the end of the test. The server commits
+    to the test database, so the tables are emptied after the test."""
     servers: list[ServerProcess] = []
     database_url = database_url_for_tests()
 
@@ -157,3 +177,9 @@ def _wait_until_serving(server: ServerProcess, timeout: float = 20) -> None:
 def fast_password_hasher(settings) -> None:
     """Production hashes with Django's default (PBKDF2); tests need speed, not strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Throttle counters live in the cache; each test starts with none."""
+    cache.clear()

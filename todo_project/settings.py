@@ -117,6 +117,17 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "todo_project.exceptions.csrf_failure"
 
+# Django's hasher list: PBKDF2 by default. Sign-up checks these validators.
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "name")},
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
 # --- Database ----------------------------------------------------------------
 
 DB_POOL_MIN = env_int("DB_POOL_MIN", 5, minimum=0)
@@ -158,9 +169,11 @@ CORS_EXPOSE_HEADERS = ["Location", "X-Total-Count", "Retry-After"]
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.BearerAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
+    # Throttles key on the connection's address, never on a client-sent header.
+    "NUM_PROXIES": 0,
     "EXCEPTION_HANDLER": "todo_project.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -177,16 +190,23 @@ AUTH_RATE_LIMIT = env_rate("AUTH_RATE_LIMIT", "20/minute")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "todo-backend API",
-    "DESCRIPTION": "Multi-user Todo API with an AI assistant.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "DESCRIPTION": (
+        "Multi-user Todo API with an AI assistant. Every /api/... route also answers under /api/v1/... . "
+        "Errors are JSON: {detail, code[, errors]}."
+    ),
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs themselves need no token; an Authorization header is ignored.
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "PREPROCESSING_HOOKS": ["todo_project.schema.exclude_versioned_twins"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "health.schema.add_probes_and_errors",
+        "todo_project.schema.add_probes",
     ],
 }
 

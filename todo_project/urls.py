@@ -2,13 +2,17 @@
 /ready are answered in front of Django (health/asgi.py)."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-api_patterns: list = []
+api_patterns = [
+    path("", include("accounts.urls")),
+]
 
 urlpatterns = [
+    path("api/", include(api_patterns)),
+    path("api/v1/", include(api_patterns)),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     path("admin", RedirectView.as_view(url="/admin/", permanent=True)),

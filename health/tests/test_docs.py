@@ -28,7 +28,7 @@ def test_openapi_json_is_a_valid_openapi_3_schema(api) -> None:
     validate_schema(schema)
     assert schema["openapi"].startswith("3.")
     assert {"/health", "/ready"} <= set(schema["paths"])
-    assert schema["components"]["schemas"]["Error"]["required"] == ["detail", "code"]
+    assert set(schema["components"]["schemas"]["Error"]["required"]) == {"detail", "code"}
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
@@ -50,3 +50,21 @@ def test_admin_without_the_slash_redirects_to_the_admin(api) -> None:
 
     assert response.status_code == 301
     assert response["Location"] == "/admin/"
+
+
+def test_the_auth_routes_are_documented_with_bodies_and_the_bearer_scheme(api) -> None:
+    schema = api.get("/openapi.json").json()
+    paths = schema["paths"]
+
+    signup = paths["/api/auth/signup"]["post"]
+    assert "requestBody" in signup
+    assert set(signup["responses"]) >= {"201", "400", "409", "429"}
+    assert signup.get("security", []) in ([], [{}])
+    assert "401" in paths["/api/auth/signin"]["post"]["responses"]
+    me = paths["/api/auth/me"]["get"]
+    assert me["security"] == [{"bearerAuth": []}]
+    assert (
+        me["responses"]["401"]["content"]["application/json"]["schema"]["$ref"]
+        == "#/components/schemas/Error"
+    )
+    assert not [path for path in paths if path.startswith("/api/v1/")]

@@ -3,6 +3,7 @@
 from django.http import Http404
 from django.urls import path
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,19 +16,24 @@ class EchoSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
-class EchoView(APIView):
+class PublicView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+
+class EchoView(PublicView):
     def post(self, request: Request) -> Response:
         serializer = EchoSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(serializer.validated_data)
 
 
-class MissingView(APIView):
+class MissingView(PublicView):
     def get(self, request: Request) -> Response:
         raise Http404("No such thing")
 
 
-class BrokenView(APIView):
+class BrokenView(PublicView):
     def get(self, request: Request) -> Response:
         raise RuntimeError("password=hunter2-secret in a failing view")
 

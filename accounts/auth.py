@@ -1,0 +1,121 @@
+"""JWT bearer tokens and the per-user guard.
+
+Tokens are HMAC-signed with BETTER_AUTH_SECRET (JWT_ALGORITHM). While
+BETTER_AUTH_SECRET_PREVIOUS is set, tokens signed with it verify too, so the
+secret can rotate without signing everyone out. simplejwt verifies against a
+single key, so this small backend uses PyJWT directly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import jwt
+from django.conf import settings
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from accounts.models import User
+
+if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
+    from rest_framework.views import APIView
+
+# Better Auth puts the user id in user_id or id where we use sub.
+SUBJECT_CLAIMS = ("sub", "user_id", "id")
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+def issue_token(user: User) -> IssuedToken:
+    issued_at = datetime.now(UTC).replace(microsecond=0)
+    expires_at = issued_at + timedelta(days=settings.JWT_EXPIRATION_DAYS)
+    claims = {"sub": str(user.pk), "email": user.email, "iat": issued_at, "exp": expires_at}
+    token = jwt.encode(claims, settings.BETTER_AUTH_SECRET, algorithm=settings.JWT_ALGORITHM)
+    return IssuedToken(token=token, expires_at=expires_at)
+
+
+def _verification_keys() -> list[str]:
+    keys = [settings.BETTER_AUTH_SECRET]
+    if settings.BETTER_AUTH_SECRET_PREVIOUS:
+        keys.append(settings.BETTER_AUTH_SECRET_PREVIOUS)
+    return keys
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    """The token's claims, or jwt.InvalidTokenError. Only the configured HMAC
+    algorithm is accepted, so alg "none" and key-confusion tricks fail."""
+    *earlier_keys, last_key = _verification_keys()
+    for key in earlier_keys:
+        try:
+            return _decode(token, key)
+        except jwt.InvalidSignatureError:
+            continue  # perhaps signed with the previous secret
+    return _decode(token, last_key)
+
+
+def _decode(token: str, key: str) -> dict[str, Any]:
+    return jwt.decode(token, key, algorithms=[settings.JWT_ALGORITHM], options={"require": ["exp"]})
+
+
+def user_id_from_claims(claims: dict[str, Any]) -> uuid.UUID:
+    for claim in SUBJECT_CLAIMS:
+        value = claims.get(claim)
+        if value:
+            return uuid.UUID(str(value))
+    raise ValueError("no subject claim")
+
+
+def invalid_token() -> exceptions.AuthenticationFailed:
+    return exceptions.AuthenticationFailed("Invalid or expired token.", code="invalid_token")
+
+
+class BearerAuthentication(BaseAuthentication):
+    """Authorization: Bearer <jwt>. No header means anonymous (the permission
+    then answers 401 not_authenticated); any other header that does not
+    verify to an active user is 401 invalid_token."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[User, str] | None:
+        header = get_authorization_header(request)
+        if not header:
+            return None
+        scheme, _, token = header.partition(b" ")
+        token = token.strip()
+        if scheme.lower() != b"bearer" or not token or b" " in token:
+            raise invalid_token()
+        try:
+            text = token.decode("ascii")
+            user_id = user_id_from_claims(decode_token(text))
+        except (UnicodeDecodeError, jwt.InvalidTokenError, ValueError):
+            raise invalid_token() from None
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+        if user is None:
+            raise invalid_token()
+        return user, text
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class IsPathUser(BasePermission):
+    """The guard of every /api/{user_id}/... route: a token is required, and
+    {user_id} must be the token's user. DRF checks permissions before the
+    handler runs, so no query for the resource happens when this refuses."""
+
+    message = "You may only access your own data."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        # Without a user DRF answers 401 not_authenticated; otherwise False is 403.
+        if request.user is None:
+            return False
+        return str(view.kwargs.get("user_id", "")).lower() == str(request.user.pk)

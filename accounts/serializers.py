@@ -1,0 +1,43 @@
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from accounts.models import User, normalize_email
+from todo_project.fields import StrictCharField
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class SignupSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = StrictCharField(min_length=8, max_length=128, trim_whitespace=False, write_only=True)
+    name = StrictCharField(min_length=1, max_length=100)
+
+    def validate_email(self, value: str) -> str:
+        return normalize_email(value)
+
+    def validate(self, attrs: dict) -> dict:
+        # Django's validators: too short, too common, all digits, too like the email or name.
+        candidate = User(email=attrs["email"], name=attrs["name"])
+        try:
+            validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return attrs
+
+
+class SigninSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = StrictCharField(max_length=128, trim_whitespace=False, write_only=True)
+
+
+class AuthTokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    token_type = serializers.CharField(default="bearer")
+    expires_at = serializers.DateTimeField()
+    user = UserSerializer()

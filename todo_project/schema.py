@@ -1,0 +1,84 @@
+"""OpenAPI helpers: the error body, and drf-spectacular hooks that document the
+probes (served in front of Django, so the generator cannot see them) and keep
+the /api/v1/... twins of every route out of the schema."""
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input (validation_error) or a malformed body (parse_error).",
+    401: "No token (not_authenticated) or a bad, expired or revoked one (invalid_token).",
+    403: "The path names another user (permission_denied).",
+    404: "No such resource for this user (not_found).",
+    409: "Conflict with existing data.",
+    413: "The body is larger than 1 MiB (payload_too_large).",
+    415: "The body is not JSON (unsupported_media_type).",
+    429: "Too many requests (throttled); see Retry-After.",
+}
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every 4xx and 5xx response."""
+
+    detail = serializers.CharField(help_text="A sentence for a person.")
+    code = serializers.CharField(help_text="A stable snake_case code, e.g. not_found.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="On validation errors: the messages for each field.",
+    )
+
+
+def error_responses(*statuses: int, **descriptions: str) -> dict[int, OpenApiResponse]:
+    """Error responses for extend_schema; descriptions given as s409="..." win."""
+    return {
+        status: OpenApiResponse(
+            ErrorSerializer, description=descriptions.get(f"s{status}", ERROR_DESCRIPTIONS[status])
+        )
+        for status in statuses
+    }
+
+
+def exclude_versioned_twins(endpoints: list[tuple], **kwargs: Any) -> list[tuple]:
+    """Every /api/... route also answers under /api/v1/...; document it once."""
+    return [endpoint for endpoint in endpoints if not endpoint[0].startswith("/api/v1/")]
+
+
+def _probe(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "tags": ["probes"],
+            "security": [],
+            "responses": responses,
+        }
+    }
+
+
+def _json(description: str, example: dict[str, str]) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"type": "object"}, "example": example}},
+    }
+
+
+def add_probes(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    paths = result.setdefault("paths", {})
+    paths["/health"] = _probe(
+        "health", "Liveness probe", {"200": _json("The process is up.", {"status": "healthy"})}
+    )
+    paths["/ready"] = _probe(
+        "ready",
+        "Readiness probe",
+        {
+            "200": _json("The database answers.", {"status": "ready", "database": "connected"}),
+            "503": _json(
+                "The database does not answer within 2 s.",
+                {"status": "not_ready", "database": "disconnected"},
+            ),
+        },
+    )
+    return result
