@@ -37,24 +37,23 @@ def error_body(detail: str, code: str, errors: dict[str, list[str]] | None = Non
 
 
 def _field_errors(detail: Any) -> dict[str, list[str]]:
-    """Flatten DRF's nested error detail into {field: [message, ...]}."""
+    """DRF's error detail as {field: [message, ...]}: keys are the body's
+    top-level fields; errors inside a field (a list item) become its messages."""
     if isinstance(detail, dict):
-        errors: dict[str, list[str]] = {}
-        for field, value in detail.items():
-            for sub_field, messages in _field_errors(value).items():
-                key = field if sub_field == "non_field_errors" else f"{field}.{sub_field}"
-                errors.setdefault(key, []).extend(messages)
-        return errors
+        return {str(field): _messages(value) for field, value in detail.items()}
+    return {"non_field_errors": _messages(detail)}
+
+
+def _messages(detail: Any, prefix: str = "") -> list[str]:
+    if isinstance(detail, dict):
+        messages: list[str] = []
+        for key, value in detail.items():
+            label = f"Item {key}" if isinstance(key, int) else str(key)
+            messages += _messages(value, f"{prefix}{label}: ")
+        return messages
     if isinstance(detail, list):
-        if any(isinstance(item, (dict, list)) for item in detail):
-            errors = {}
-            for index, item in enumerate(detail):
-                for sub_field, messages in _field_errors(item).items():
-                    key = str(index) if sub_field == "non_field_errors" else f"{index}.{sub_field}"
-                    errors.setdefault(key, []).extend(messages)
-            return errors
-        return {"non_field_errors": [str(item) for item in detail]}
-    return {"non_field_errors": [str(detail)]}
+        return [message for item in detail for message in _messages(item, prefix)]
+    return [f"{prefix}{detail}"]
 
 
 def _as_api_exception(exc: Exception) -> exceptions.APIException | None:

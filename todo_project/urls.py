@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 api_patterns = [
     path("", include("accounts.urls")),
+    path("", include("tasks.urls")),
 ]
 
 urlpatterns = [

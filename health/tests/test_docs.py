@@ -68,3 +68,23 @@ def test_the_auth_routes_are_documented_with_bodies_and_the_bearer_scheme(api) -
         == "#/components/schemas/Error"
     )
     assert not [path for path in paths if path.startswith("/api/v1/")]
+
+
+def test_the_task_routes_document_every_parameter_and_body(api) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+
+    listing = paths["/api/{user_id}/tasks"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {
+        "user_id", "status", "priority", "tag", "search", "sort", "limit", "offset",
+    }  # fmt: skip
+    assert "requestBody" in paths["/api/{user_id}/tasks"]["post"]
+    assert set(paths["/api/{user_id}/tasks/{id}"]) == {"get", "put", "patch", "delete"}
+    assert "requestBody" in paths["/api/{user_id}/tasks/{id}/complete"]["patch"]
+    assert listing["security"] == [{"bearerAuth": []}]
+
+
+def test_the_documented_task_is_the_task_body(alice_api, alice) -> None:
+    schema = alice_api.get("/openapi.json").json()
+    created = alice_api.post(f"/api/{alice.pk}/tasks", {"title": "Documented"}, format="json").json()
+
+    assert set(schema["components"]["schemas"]["Task"]["properties"]) == set(created)

@@ -1,0 +1,275 @@
+"""The task list over HTTP: alice manages her tasks; bob can reach none of them."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from accounts.models import User
+from tasks.models import Task
+from tasks.services import create_task
+
+pytestmark = pytest.mark.django_db
+
+
+def tasks_url(user: User) -> str:
+    return f"/api/{user.pk}/tasks"
+
+
+def task_url(user: User, task_id: int) -> str:
+    return f"/api/{user.pk}/tasks/{task_id}"
+
+
+@pytest.fixture
+def alices_task(alice: User) -> Task:
+    return create_task(owner=alice, title="Buy groceries", description="milk, eggs", tags=["home"])
+
+
+# --- create ---------------------------------------------------------------------
+
+
+def test_alice_creates_a_task_with_defaults(alice_api, alice: User) -> None:
+    response = alice_api.post(tasks_url(alice), {"title": "  Buy groceries  "}, format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    task = Task.objects.get(pk=body["id"])
+    assert response["Location"] == f"/api/{alice.pk}/tasks/{task.pk}"
+    assert body == {
+        "id": task.pk,
+        "user_id": str(alice.pk),
+        "title": "Buy groceries",
+        "description": None,
+        "completed": False,
+        "priority": "medium",
+        "tags": [],
+        "due_date": None,
+        "created_at": body["created_at"],
+        "updated_at": body["updated_at"],
+    }
+    assert body["created_at"].endswith("Z")
+    assert datetime.fromisoformat(body["created_at"]) == task.created_at
+    assert task.owner == alice
+
+
+def test_alice_creates_a_task_with_every_field(alice_api, alice: User) -> None:
+    body = {
+        "title": "File taxes",
+        "description": "Before the deadline",
+        "priority": "high",
+        "tags": ["admin", "money", "admin"],
+        "due_date": "2026-12-01T09:30:00+02:00",
+        "completed": True,
+    }
+
+    response = alice_api.post(tasks_url(alice), body, format="json")
+
+    assert response.status_code == 201
+    created = response.json()
+    assert created["priority"] == "high"
+    assert created["tags"] == ["admin", "money"]
+    assert created["due_date"] == "2026-12-01T07:30:00Z"
+    assert created["completed"] is True
+    assert created["description"] == "Before the deadline"
+
+
+def test_read_only_fields_in_the_body_are_ignored(alice_api, alice: User, bob: User) -> None:
+    body = {"title": "Mine", "id": 999999, "user_id": str(bob.pk), "created_at": "2000-01-01T00:00:00Z"}
+
+    response = alice_api.post(tasks_url(alice), body, format="json")
+
+    assert response.status_code == 201
+    task = Task.objects.get(pk=response.json()["id"])
+    assert task.owner == alice
+    assert task.pk != 999999
+    assert task.created_at.year >= 2026
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "title"),
+        ({"title": ""}, "title"),
+        ({"title": "   "}, "title"),
+        ({"title": "t" * 201}, "title"),
+        ({"title": "nul\x00byte"}, "title"),
+        ({"title": 42}, "title"),
+        ({"title": None}, "title"),
+        ({"title": "ok", "description": "d" * 1001}, "description"),
+        ({"title": "ok", "description": "nul\x00"}, "description"),
+        ({"title": "ok", "priority": "urgent"}, "priority"),
+        ({"title": "ok", "tags": "home"}, "tags"),
+        ({"title": "ok", "tags": [""]}, "tags"),
+        ({"title": "ok", "tags": ["t" * 51]}, "tags"),
+        ({"title": "ok", "tags": [f"t{n}" for n in range(21)]}, "tags"),
+        ({"title": "ok", "tags": [1]}, "tags"),
+        ({"title": "ok", "due_date": "next tuesday"}, "due_date"),
+        ({"title": "ok", "completed": "yes"}, "completed"),
+    ],
+)
+def test_bad_task_input_is_400_naming_the_field(alice_api, alice: User, body: dict, field: str) -> None:
+    response = alice_api.post(tasks_url(alice), body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert field in response.json()["errors"]
+    assert not Task.objects.exists()
+
+
+def test_a_body_that_is_not_an_object_is_400(alice_api, alice: User) -> None:
+    response = alice_api.post(tasks_url(alice), ["Buy milk"], format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+
+
+def test_malformed_json_is_400_parse_error(alice_api, alice: User) -> None:
+    response = alice_api.post(tasks_url(alice), '{"title": "x"', content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+# --- read -------------------------------------------------------------------------
+
+
+def test_alice_reads_her_task(alice_api, alice: User, alices_task: Task) -> None:
+    response = alice_api.get(task_url(alice, alices_task.pk))
+
+    assert response.status_code == 200
+    assert response.json()["title"] == "Buy groceries"
+    assert response.json()["tags"] == ["home"]
+
+
+@pytest.mark.parametrize("task_id", ["999999999", "99999999999999999999999"])
+def test_a_missing_task_is_404(alice_api, alice: User, task_id: str) -> None:
+    response = alice_api.get(f"{tasks_url(alice)}/{task_id}")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Task not found", "code": "not_found"}
+
+
+def test_a_non_integer_task_id_is_404(alice_api, alice: User) -> None:
+    response = alice_api.get(f"{tasks_url(alice)}/abc")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+# --- update -----------------------------------------------------------------------
+
+
+def test_a_partial_put_keeps_the_fields_left_out(alice_api, alice: User, alices_task: Task) -> None:
+    before = alices_task.updated_at
+
+    response = alice_api.put(
+        task_url(alice, alices_task.pk), {"title": "Buy bread", "completed": True}, format="json"
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["title"] == "Buy bread"
+    assert body["completed"] is True
+    assert body["description"] == "milk, eggs"
+    assert body["tags"] == ["home"]
+    alices_task.refresh_from_db()
+    assert alices_task.updated_at > before
+
+
+def test_patch_updates_only_the_given_fields(alice_api, alice: User, alices_task: Task) -> None:
+    due = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+
+    response = alice_api.patch(
+        task_url(alice, alices_task.pk),
+        {"priority": "high", "due_date": due.isoformat(), "description": None, "tags": []},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    alices_task.refresh_from_db()
+    assert alices_task.title == "Buy groceries"
+    assert alices_task.priority == "high"
+    assert alices_task.due_date == due
+    assert alices_task.description is None
+    assert alices_task.tags == []
+
+
+@pytest.mark.parametrize(
+    "body", [{"title": ""}, {"title": "x" * 201}, {"priority": "soon"}, {"completed": 1}]
+)
+def test_a_bad_update_is_400_and_changes_nothing(
+    alice_api, alice: User, alices_task: Task, body: dict
+) -> None:
+    response = alice_api.put(task_url(alice, alices_task.pk), body, format="json")
+
+    assert response.status_code == 400
+    alices_task.refresh_from_db()
+    assert alices_task.title == "Buy groceries"
+    assert alices_task.priority == "medium"
+    assert alices_task.completed is False
+
+
+# --- complete ----------------------------------------------------------------------
+
+
+def test_complete_without_a_body_toggles(alice_api, alice: User, alices_task: Task) -> None:
+    url = f"{task_url(alice, alices_task.pk)}/complete"
+
+    first = alice_api.patch(url)
+    second = alice_api.patch(url)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first.json()["completed"] is True
+    assert second.json()["completed"] is False
+
+
+def test_complete_with_a_body_sets(alice_api, alice: User, alices_task: Task) -> None:
+    url = f"{task_url(alice, alices_task.pk)}/complete"
+
+    first = alice_api.patch(url, {"completed": True}, format="json")
+    again = alice_api.patch(url, {"completed": True}, format="json")
+    undone = alice_api.patch(url, {"completed": False}, format="json")
+
+    assert [r.json()["completed"] for r in (first, again, undone)] == [True, True, False]
+
+
+@pytest.mark.parametrize("body", [{"completed": "yes"}, {"completed": None}, [True]])
+def test_complete_with_a_bad_body_is_400(alice_api, alice: User, alices_task: Task, body) -> None:
+    response = alice_api.patch(f"{task_url(alice, alices_task.pk)}/complete", body, format="json")
+
+    assert response.status_code == 400
+    alices_task.refresh_from_db()
+    assert alices_task.completed is False
+
+
+# --- delete ------------------------------------------------------------------------
+
+
+def test_alice_deletes_her_task(alice_api, alice: User, alices_task: Task) -> None:
+    response = alice_api.delete(task_url(alice, alices_task.pk))
+
+    assert response.status_code == 204
+    assert response.content == b""
+    assert not Task.objects.filter(pk=alices_task.pk).exists()
+    assert alice_api.delete(task_url(alice, alices_task.pk)).status_code == 404
+
+
+def test_a_wrong_method_is_405(alice_api, alice: User, alices_task: Task) -> None:
+    assert alice_api.put(tasks_url(alice), {"title": "x"}, format="json").status_code == 405
+    assert alice_api.post(task_url(alice, alices_task.pk), {"title": "x"}, format="json").status_code == 405
+
+
+def test_every_route_answers_under_api_v1(alice_api, alice: User, alices_task: Task) -> None:
+    created = alice_api.post(f"/api/v1/{alice.pk}/tasks", {"title": "Versioned"}, format="json")
+
+    assert created.status_code == 201
+    assert created["Location"].startswith(f"/api/v1/{alice.pk}/tasks/")
+    assert alice_api.get(f"/api/v1/{alice.pk}/tasks").status_code == 200
+    assert alice_api.get(f"/api/v1/{alice.pk}/tasks/{alices_task.pk}").status_code == 200
+    assert alice_api.patch(f"/api/v1/{alice.pk}/tasks/{alices_task.pk}/complete").status_code == 200
+    assert alice_api.delete(f"/api/v1/{alice.pk}/tasks/{alices_task.pk}").status_code == 204
+
+
+def test_deleting_a_user_deletes_their_tasks(alice: User, alices_task: Task) -> None:
+    alice.delete()
+
+    assert not Task.objects.exists()

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.auth import IsPathUser
+from tasks import services
+from tasks.serializers import (
+    CompletionSerializer,
+    TaskInputSerializer,
+    TaskListQuerySerializer,
+    TaskSerializer,
+    task_body,
+    task_instance_body,
+)
+from todo_project.schema import error_responses
+
+USER_ID = OpenApiParameter(
+    "user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The token's user id."
+)
+TASK_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The task id.")
+LIST_PARAMETERS = [
+    USER_ID,
+    OpenApiParameter("status", OpenApiTypes.STR, enum=list(services.STATUSES), description="Default all."),
+    OpenApiParameter("priority", OpenApiTypes.STR, enum=["low", "medium", "high"]),
+    OpenApiParameter("tag", OpenApiTypes.STR, description="Tasks carrying this tag."),
+    OpenApiParameter("search", OpenApiTypes.STR, description="Case-insensitive, in title and description."),
+    OpenApiParameter(
+        "sort",
+        OpenApiTypes.STR,
+        enum=[*services.SORT_KEYS, *(f"-{key}" for key in services.SORT_KEYS)],
+        description="A leading - sorts descending; tasks without a due date come last. Default -created.",
+    ),
+    OpenApiParameter("limit", OpenApiTypes.INT, description="1..1000, default 1000."),
+    OpenApiParameter("offset", OpenApiTypes.INT, description="Default 0."),
+]
+TASK_ERRORS = error_responses(
+    400, 401, 403, 404, 413, 415, s404="Task not found (not_found), also for another user's task."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="tasks_list",
+        parameters=LIST_PARAMETERS,
+        responses={
+            200: OpenApiResponse(
+                TaskSerializer(many=True),
+                description="A bare array. X-Total-Count: the matches before limit and offset.",
+            ),
+            **error_responses(400, 401, 403),
+        },
+    ),
+    create=extend_schema(
+        operation_id="tasks_create",
+        parameters=[USER_ID],
+        request=TaskInputSerializer,
+        responses={201: TaskSerializer, **error_responses(400, 401, 403, 413, 415)},
+    ),
+    retrieve=extend_schema(
+        operation_id="tasks_retrieve",
+        parameters=[USER_ID, TASK_ID],
+        responses={200: TaskSerializer, **error_responses(401, 403, 404)},
+    ),
+    update=extend_schema(
+        operation_id="tasks_update",
+        parameters=[USER_ID, TASK_ID],
+        request=TaskInputSerializer(partial=True),
+        description="Fields left out keep their values.",
+        responses={200: TaskSerializer, **TASK_ERRORS},
+    ),
+    partial_update=extend_schema(
+        operation_id="tasks_partial_update",
+        parameters=[USER_ID, TASK_ID],
+        request=TaskInputSerializer(partial=True),
+        responses={200: TaskSerializer, **TASK_ERRORS},
+    ),
+    destroy=extend_schema(
+        operation_id="tasks_destroy",
+        parameters=[USER_ID, TASK_ID],
+        responses={204: None, **error_responses(401, 403, 404)},
+    ),
+)
+class TaskViewSet(viewsets.ViewSet):
+    """A user's tasks. IsPathUser refuses another user's path before any query;
+    every lookup below goes through tasks.services, scoped to request.user."""
+
+    permission_classes = [IsPathUser]
+    lookup_field = "id"
+    lookup_value_regex = "[0-9]+"
+
+    def list(self, request: Request, user_id: str) -> Response:
+        query = TaskListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = services.list_tasks(owner=request.user, **query.validated_data)
+        return Response([task_body(row) for row in page.rows], headers={"X-Total-Count": str(page.total)})
+
+    def create(self, request: Request, user_id: str) -> Response:
+        data = _valid(TaskInputSerializer(data=request.data))
+        task = services.create_task(owner=request.user, **data)
+        return Response(
+            task_instance_body(task),
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"{request.path}/{task.pk}"},
+        )
+
+    def retrieve(self, request: Request, user_id: str, id: str) -> Response:
+        task = services.get_task(owner=request.user, task_id=int(id))
+        return Response(task_instance_body(task))
+
+    def update(self, request: Request, user_id: str, id: str) -> Response:
+        # Frontends send partial PUTs: fields left out keep their values.
+        return self._update(request, int(id))
+
+    def partial_update(self, request: Request, user_id: str, id: str) -> Response:
+        return self._update(request, int(id))
+
+    def destroy(self, request: Request, user_id: str, id: str) -> Response:
+        services.delete_task(owner=request.user, task_id=int(id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        operation_id="tasks_complete",
+        parameters=[USER_ID, TASK_ID],
+        request=CompletionSerializer,
+        description='No body toggles completion; {"completed": true|false} sets it.',
+        responses={200: TaskSerializer, **TASK_ERRORS},
+    )
+    @action(detail=True, methods=["patch"])
+    def complete(self, request: Request, user_id: str, id: str) -> Response:
+        data = _valid(CompletionSerializer(data=request.data if request.data is not None else {}))
+        task = services.set_task_completion(
+            owner=request.user, task_id=int(id), completed=data.get("completed")
+        )
+        return Response(task_instance_body(task))
+
+    def _update(self, request: Request, task_id: int) -> Response:
+        data = _valid(TaskInputSerializer(data=request.data, partial=True))
+        task = services.update_task(owner=request.user, task_id=task_id, changes=data)
+        return Response(task_instance_body(task))
+
+
+def _valid(serializer: serializers.Serializer) -> dict:
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
