@@ -5,7 +5,7 @@ PYTHON ?= $(shell for c in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/ver
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help venv run test lint format check clean
+.PHONY: help venv run test lint format check bench clean
 
 help:
 	@echo "make run               serve on :8001 (embedded PostgreSQL when DATABASE_URL is unset)"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint              ruff check and format check"
 	@echo "make format            ruff format and fix"
 	@echo "make check             lint + tests (CI runs exactly this)"
+	@echo "make bench             throughput and latency at 50 connections (needs wrk)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,9 @@ format: venv
 	$(BIN)/ruff format .
 
 check: lint test
+
+bench: venv
+	$(BIN)/python bench/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

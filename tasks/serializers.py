@@ -4,7 +4,7 @@ function over .values() rows; TaskSerializer describes it for the docs."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -15,9 +15,10 @@ from todo_project.fields import StrictBooleanField, StrictCharField
 
 
 def _iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with microseconds, as the list's SQL writes it."""
     if value is None:
         return None
-    return value.isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def task_body(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, F, IntegerField, OrderBy, Q, Value, When
+from django.db.models import Case, F, IntegerField, OrderBy, Q, QuerySet, TextField, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from rest_framework import exceptions
 
@@ -123,8 +124,66 @@ def list_tasks(
     offset: int = 0,
 ) -> TaskPage:
     """One page of the owner's tasks as rows of TASK_FIELDS, and the number of
-    matches before paging. One query for the page; a second for the count only
-    when the page does not tell it."""
+    matches before paging."""
+    tasks = _filtered(owner, status=status, priority=priority, tag=tag, search=search)
+    rows = list(tasks.order_by(*_ordering(sort)).values(*TASK_FIELDS)[offset : offset + limit])
+    return TaskPage(rows=rows, total=_total(tasks, len(rows), limit=limit, offset=offset))
+
+
+@dataclass(frozen=True)
+class TaskPageJSON:
+    body: str
+    total: int
+
+
+# A task's JSON body written by PostgreSQL, the same body as
+# tasks.serializers.task_body: json_build_object keeps the keys in order.
+_UTC_ISO = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+_TASK_JSON = RawSQL(  # noqa: S611 - constant SQL, no input
+    f"""json_build_object(
+        'id', tasks.id,
+        'user_id', tasks.owner_id,
+        'title', tasks.title,
+        'description', tasks.description,
+        'completed', tasks.completed,
+        'priority', tasks.priority,
+        'tags', tasks.tags,
+        'due_date', to_char(tasks.due_date AT TIME ZONE 'UTC', {_UTC_ISO}),
+        'created_at', to_char(tasks.created_at AT TIME ZONE 'UTC', {_UTC_ISO}),
+        'updated_at', to_char(tasks.updated_at AT TIME ZONE 'UTC', {_UTC_ISO})
+    )::text""",
+    (),
+    output_field=TextField(),
+)
+
+
+def list_tasks_json(
+    *,
+    owner: User,
+    status: str = "all",
+    priority: str | None = None,
+    tag: str | None = None,
+    search: str | None = None,
+    sort: str = DEFAULT_SORT,
+    limit: int = MAX_LIMIT,
+    offset: int = 0,
+) -> TaskPageJSON:
+    """list_tasks for the REST list, its hot path: PostgreSQL writes each
+    task's JSON body, so Python joins one string per task instead of parsing
+    and formatting ten fields per row."""
+    tasks = _filtered(owner, status=status, priority=priority, tag=tag, search=search)
+    bodies = list(
+        tasks.order_by(*_ordering(sort))
+        .annotate(body=_TASK_JSON)
+        .values_list("body", flat=True)[offset : offset + limit]
+    )
+    total = _total(tasks, len(bodies), limit=limit, offset=offset)
+    return TaskPageJSON(body="[" + ",".join(bodies) + "]", total=total)
+
+
+def _filtered(
+    owner: User, *, status: str, priority: str | None, tag: str | None, search: str | None
+) -> QuerySet[Task]:
     tasks = Task.objects.for_user(owner)
     if status == "pending":
         tasks = tasks.filter(completed=False)
@@ -136,13 +195,14 @@ def list_tasks(
         tasks = tasks.filter(tags__contains=[tag])
     if search:
         tasks = tasks.filter(Q(title__icontains=search) | Q(description__icontains=search))
+    return tasks
 
-    rows = list(tasks.order_by(*_ordering(sort)).values(*TASK_FIELDS)[offset : offset + limit])
-    if len(rows) < limit and (rows or offset == 0):
-        total = offset + len(rows)
-    else:
-        total = tasks.count()
-    return TaskPage(rows=rows, total=total)
+
+def _total(tasks: QuerySet[Task], page_length: int, *, limit: int, offset: int) -> int:
+    """The matches before paging, counted only when the page cannot tell."""
+    if page_length < limit and (page_length or offset == 0):
+        return offset + page_length
+    return tasks.count()
 
 
 def _ordering(sort: str) -> list[OrderBy | Any]:
@@ -160,7 +220,10 @@ def _ordering(sort: str) -> list[OrderBy | Any]:
             output_field=IntegerField(),
         ),
     }[key]
-    primary = expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+    # Tasks without a due date come last either way. Only due_date is nullable;
+    # the others keep PostgreSQL's default so the list index serves the order.
+    nulls_last = True if key == "due_date" else None
+    primary = expression.desc(nulls_last=nulls_last) if descending else expression.asc(nulls_last=nulls_last)
     # The id breaks ties, so pages never overlap or skip.
     return [primary, F("id").desc() if descending else F("id").asc()]
 

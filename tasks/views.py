@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
@@ -14,7 +15,6 @@ from tasks.serializers import (
     TaskInputSerializer,
     TaskListQuerySerializer,
     TaskSerializer,
-    task_body,
     task_instance_body,
 )
 from todo_project.schema import error_responses
@@ -96,8 +96,10 @@ class TaskViewSet(viewsets.ViewSet):
     def list(self, request: Request, user_id: str) -> Response:
         query = TaskListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page = services.list_tasks(owner=request.user, **query.validated_data)
-        return Response([task_body(row) for row in page.rows], headers={"X-Total-Count": str(page.total)})
+        page = services.list_tasks_json(owner=request.user, **query.validated_data)
+        return HttpResponse(
+            page.body, content_type="application/json", headers={"X-Total-Count": str(page.total)}
+        )
 
     def create(self, request: Request, user_id: str) -> Response:
         data = _valid(TaskInputSerializer(data=request.data))

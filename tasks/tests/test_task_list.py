@@ -64,7 +64,7 @@ def test_timestamps_carry_a_utc_offset(alice_api, alice: User, tasks) -> None:
     for field in ("created_at", "updated_at", "due_date"):
         assert task[field].endswith("Z")
         assert datetime.fromisoformat(task[field]).utcoffset() == timedelta(0)
-    assert task["due_date"] == "2026-11-26T12:00:00Z"
+    assert task["due_date"] == "2026-11-26T12:00:00.000000Z"
 
 
 @pytest.mark.parametrize(
@@ -176,10 +176,28 @@ def test_the_list_costs_the_same_queries_whatever_the_page_size(
 ) -> None:
     Task.objects.bulk_create(Task(owner=alice, title=f"Task {n}", tags=["t"]) for n in range(count))
 
-    # The token's user, then the page; the count comes from the page itself.
+    # The token's user, then the page, which tells the count when it is not full.
     with django_assert_num_queries(2):
         assert len(get_list(alice_api, alice).json()) == count
-    # A full page needs the count query too.
+    # A full page, or one past the end, needs a count query too.
     with django_assert_num_queries(3):
         response = get_list(alice_api, alice, limit=1, tag="t", search="Task")
     assert response["X-Total-Count"] == str(count)
+    with django_assert_num_queries(3):
+        beyond = get_list(alice_api, alice, offset=count + 5)
+    assert (beyond.json(), beyond["X-Total-Count"]) == ([], str(count))
+
+
+def test_a_listed_task_is_the_same_body_as_the_task_alone(alice_api, alice: User, tasks) -> None:
+    for listed in get_list(alice_api, alice).json():
+        alone = alice_api.get(f"/api/{alice.pk}/tasks/{listed['id']}").json()
+        assert listed == alone
+
+
+def test_special_characters_survive_the_list(alice_api, alice: User) -> None:
+    title = 'Quote " backslash \\ tab \t émoji 🎉 <b>'
+    create_task(owner=alice, title=title, description="line\nbreak", tags=["ünï"])
+
+    listed = get_list(alice_api, alice).json()[0]
+
+    assert (listed["title"], listed["description"], listed["tags"]) == (title, "line\nbreak", ["ünï"])

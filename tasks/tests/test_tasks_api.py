@@ -67,7 +67,7 @@ def test_alice_creates_a_task_with_every_field(alice_api, alice: User) -> None:
     created = response.json()
     assert created["priority"] == "high"
     assert created["tags"] == ["admin", "money"]
-    assert created["due_date"] == "2026-12-01T07:30:00Z"
+    assert created["due_date"] == "2026-12-01T07:30:00.000000Z"
     assert created["completed"] is True
     assert created["description"] == "Before the deadline"
 

@@ -141,3 +141,10 @@ def test_a_request_django_refuses_is_a_json_400(settings) -> None:
     response = Client().get("/openapi.json", HTTP_HOST="evil.example.com")
 
     assert_error(response, 400, "parse_error")
+
+
+def test_responses_carry_the_security_headers(api) -> None:
+    for response in (api.get("/openapi.json"), api.get("/no/such/page")):
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["Referrer-Policy"] == "same-origin"
