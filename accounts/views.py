@@ -9,8 +9,8 @@ from accounts import services
 from accounts.auth import issue_token
 from accounts.models import User
 from accounts.serializers import AuthTokenSerializer, SigninSerializer, SignupSerializer, UserSerializer
-from accounts.throttling import AuthRateThrottle
 from todo_project.schema import error_responses
+from todo_project.throttling import AuthRateThrottle
 
 
 class InvalidCredentials(exceptions.APIException):

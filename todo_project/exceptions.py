@@ -36,7 +36,7 @@ def error_body(detail: str, code: str, errors: dict[str, list[str]] | None = Non
     return body
 
 
-def _field_errors(detail: Any) -> dict[str, list[str]]:
+def flatten_errors(detail: Any) -> dict[str, list[str]]:
     """DRF's error detail as {field: [message, ...]}: keys are the body's
     top-level fields; errors inside a field (a list item) become its messages."""
     if isinstance(detail, dict):
@@ -86,13 +86,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         headers["Retry-After"] = str(max(1, math.ceil(wait)))
 
     if isinstance(api_exc, exceptions.ValidationError):
-        body = error_body("Invalid input.", "validation_error", _field_errors(api_exc.detail))
+        body = error_body("Invalid input.", "validation_error", flatten_errors(api_exc.detail))
     else:
         detail = api_exc.detail
         raw_code = getattr(detail, "code", None) or api_exc.default_code
         code = CODE_ALIASES.get(raw_code, raw_code)
         if isinstance(detail, (dict, list)):
-            body = error_body(str(api_exc.default_detail), code, _field_errors(detail))
+            body = error_body(str(api_exc.default_detail), code, flatten_errors(detail))
         else:
             body = error_body(str(detail), code)
     return Response(body, status=api_exc.status_code, headers=headers)

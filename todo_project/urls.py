@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 api_patterns = [
     path("", include("accounts.urls")),
     path("", include("tasks.urls")),
+    path("", include("chat.urls")),
 ]
 
 urlpatterns = [

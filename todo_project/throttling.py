@@ -1,3 +1,6 @@
+"""Rate limits, read from settings at each request (so they follow the
+environment, and tests can lower them)."""
+
 from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
@@ -18,3 +21,15 @@ class AuthRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ChatRateThrottle(SimpleRateThrottle):
+    """Chat messages per user (CHAT_RATE_LIMIT): each may cost a model call."""
+
+    scope = "chat"
+
+    def get_rate(self) -> str:
+        return settings.CHAT_RATE_LIMIT
+
+    def get_cache_key(self, request: Request, view: APIView) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}

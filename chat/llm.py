@@ -1,0 +1,169 @@
+"""The chat-completion providers: the only module that talks to an LLM.
+
+Both speak the OpenAI chat-completions protocol with tools: GROQ through the
+official groq SDK, OPENROUTER over plain HTTPS with httpx. They return plain
+dataclasses, never SDK objects, and raise ProviderError; every call has a
+timeout and the SDK's own retries are off (chat.agent retries within the
+request's time budget). No error text from a provider is ever passed on: it
+may echo the request or the key."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import groq
+import httpx
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+@dataclass(frozen=True)
+class Completion:
+    content: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+
+class ProviderError(Exception):
+    """A failed call. `retryable` for timeouts, 429, 5xx and Groq's
+    intermittent 400 tool_use_failed; `reason` is safe to log."""
+
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class ChatProvider(Protocol):
+    name: str
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, timeout: float
+    ) -> Completion: ...
+
+
+def _request_options() -> dict[str, Any]:
+    return {"max_tokens": settings.MAX_TOKENS, "temperature": settings.TEMPERATURE}
+
+
+def _status_error(status: int, code: str | None) -> ProviderError:
+    retryable = status == 429 or status >= 500 or (status == 400 and code == "tool_use_failed")
+    reason = f"HTTP {status}" + (f" {code}" if code else "")
+    return ProviderError(reason, retryable=retryable)
+
+
+def _completion(message: dict[str, Any]) -> Completion:
+    calls = [
+        ToolCall(
+            id=str(call.get("id") or ""),
+            name=str((call.get("function") or {}).get("name") or ""),
+            arguments=str((call.get("function") or {}).get("arguments") or "{}"),
+        )
+        for call in message.get("tool_calls") or []
+    ]
+    return Completion(content=message.get("content") or "", tool_calls=calls)
+
+
+class GroqProvider:
+    name = "GROQ"
+
+    def __init__(self) -> None:
+        # The SDK appends /openai/v1/chat/completions itself.
+        self.base_url = settings.GROQ_BASE_URL.rstrip("/").removesuffix("/openai/v1")
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, timeout: float
+    ) -> Completion:
+        try:
+            with groq.Groq(api_key=settings.GROQ_API_KEY, base_url=self.base_url, max_retries=0) as client:
+                response = client.chat.completions.create(
+                    model=settings.GROQ_MODEL,
+                    messages=messages,  # type: ignore[arg-type]
+                    tools=tools,  # type: ignore[arg-type]
+                    tool_choice="auto",
+                    timeout=timeout,
+                    **_request_options(),
+                )
+        except groq.APITimeoutError:
+            raise ProviderError("timeout", retryable=True) from None
+        except groq.APIConnectionError:
+            raise ProviderError("connection failed", retryable=True) from None
+        except groq.APIStatusError as exc:
+            raise _status_error(exc.status_code, _error_code(exc.body)) from None
+        try:
+            message = response.choices[0].message.model_dump(exclude_none=True)
+        except (IndexError, AttributeError):
+            raise ProviderError("malformed response", retryable=True) from None
+        return _completion(message)
+
+
+class OpenRouterProvider:
+    name = "OPENROUTER"
+
+    def __init__(self) -> None:
+        self.url = f"{settings.OPENROUTER_BASE_URL.rstrip('/')}/chat/completions"
+        self.headers = {"Authorization": f"Bearer {settings.OPENROUTER_API_KEY}"}
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, timeout: float
+    ) -> Completion:
+        body = {
+            "model": settings.OPENROUTER_MODEL,
+            "messages": messages,
+            "tools": tools,
+            "tool_choice": "auto",
+            **_request_options(),
+        }
+        try:
+            response = httpx.post(self.url, json=body, headers=self.headers, timeout=timeout)
+        except httpx.TimeoutException:
+            raise ProviderError("timeout", retryable=True) from None
+        except httpx.HTTPError:
+            raise ProviderError("connection failed", retryable=True) from None
+        if response.status_code != 200:
+            raise _status_error(response.status_code, _error_code(_json_or_none(response)))
+        try:
+            return _completion(response.json()["choices"][0]["message"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise ProviderError("malformed response", retryable=True) from None
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_code(body: Any) -> str | None:
+    """The provider's machine-readable error code (e.g. tool_use_failed), if any."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("code"), str):
+            return error["code"][:40]
+    return None
+
+
+def get_provider() -> ChatProvider | None:
+    """The configured provider, or None for the built-in LOCAL agent."""
+    if settings.LLM_PROVIDER == "GROQ":
+        return GroqProvider()
+    if settings.LLM_PROVIDER == "OPENROUTER":
+        return OpenRouterProvider()
+    return None
+
+
+def parse_arguments(text: str) -> dict[str, Any] | None:
+    """A tool call's arguments as a dict, or None when they are not a JSON object."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,257 @@
+"""The built-in LOCAL assistant: deterministic, no network.
+
+It reads plain English commands, makes the tool calls a good model would
+(through chat.tools, like any model) and answers in sentences that name the
+tasks. It is the quick start's assistant and the fallback when a provider
+fails."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from accounts.models import User
+from chat.tools import run_tool
+
+ToolRecord = dict[str, Any]
+
+_ID = r"(?:task|todo|item|number|no\.?)?\s*#?(\d+)"
+_DONE = r"(?:complete|completed|done|finished|checked off)"
+_STOPWORDS = {
+    "a", "an", "the", "my", "task", "tasks", "todo", "to-do", "item", "one", "about", "for", "of", "please",
+    "that", "this", "from", "list", "on",
+}  # fmt: skip
+
+QUOTES = "\"'\u201c\u201d\u2018\u2019"  # straight and curly quotes around a title
+HELP = (
+    'I can manage your tasks. Try: "Add a task to buy groceries", "Show me all my tasks", '
+    '"What\'s pending?", "Mark task 3 as complete", "Delete the meeting task" or '
+    "\"Change task 1 to 'Call mom tonight'\"."
+)
+
+
+def respond(user: User, message: str) -> tuple[str, list[ToolRecord]]:
+    """The reply to one message, and the tool calls made for it."""
+    agent = _LocalAgent(user)
+    text = _normalize(message)
+    for pattern, handler in agent.routes():
+        match = pattern.search(text)
+        if match:
+            return handler(match), agent.records
+    return f"Sorry, I didn't catch that. {HELP}", agent.records
+
+
+def describe(records: list[ToolRecord]) -> str:
+    """Sentences for tool calls already made (by a model that then failed)."""
+    sentences = [_describe_one(record["tool"], record["result"]) for record in records]
+    return " ".join(sentences) or "Sorry, I couldn't finish that."
+
+
+class _LocalAgent:
+    def __init__(self, user: User) -> None:
+        self.user = user
+        self.records: list[ToolRecord] = []
+
+    def routes(self) -> list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]:
+        flags = re.IGNORECASE
+        return [
+            (re.compile(r"^(?:hi|hello|hey|help|what can you do)\b", flags), lambda m: f"Hi! {HELP}"),
+            # Updates: "change task 1 to 'Call mom'", "rename task 2 to ...", "set task 2 priority to high".
+            (
+                re.compile(
+                    rf"^(?:change|set|update|make)\s+(?:the\s+)?priority\s+of\s+{_ID}\s+to\s+(low|medium|high)$",
+                    flags,
+                ),
+                lambda m: self.update(int(m[1]), {"priority": m[2].lower()}),
+            ),
+            (
+                re.compile(
+                    rf"^(?:change|set|update|make)\s+{_ID}(?:'s)?\s+(?:priority\s+)?(?:to\s+)?(low|medium|high)(?:\s+priority)?$",
+                    flags,
+                ),
+                lambda m: self.update(int(m[1]), {"priority": m[2].lower()}),
+            ),
+            (
+                re.compile(
+                    rf"^(?:change|rename|update|edit|retitle)\s+{_ID}(?:'s)?\s+(?:title\s+|name\s+)?(?:to|as|into)\s+(.+)$",
+                    flags,
+                ),
+                lambda m: self.update(int(m[1]), {"title": _title(m[2])}),
+            ),
+            # Completion by id: "mark task 3 as complete", "finish task 4", "task 3 is done".
+            (
+                re.compile(
+                    rf"^(?:mark|set|tick|check)\s+(?:off\s+)?{_ID}\s+(?:as\s+)?(?:{_DONE}|off)$", flags
+                ),
+                lambda m: self.complete(int(m[1])),
+            ),
+            (
+                re.compile(rf"^(?:complete|finish|close|tick off|check off)\s+{_ID}$", flags),
+                lambda m: self.complete(int(m[1])),
+            ),
+            (re.compile(rf"^{_ID}\s+is\s+{_DONE}$", flags), lambda m: self.complete(int(m[1]))),
+            (
+                re.compile(rf"^i(?:'ve| have)?\s+(?:finished|completed|done|did)\s+{_ID}$", flags),
+                lambda m: self.complete(int(m[1])),
+            ),
+            # Deletion by id: "delete task 3", "remove task 2".
+            (
+                re.compile(rf"^(?:delete|remove|cancel|drop|erase|get rid of)\s+{_ID}$", flags),
+                lambda m: self.delete(int(m[1])),
+            ),
+            # By words: "mark the groceries task as done", "delete the meeting task".
+            (
+                re.compile(
+                    rf"^(?:mark|set|tick|check)\s+(?:off\s+)?(.+?)\s+(?:as\s+)?(?:{_DONE}|off)$", flags
+                ),
+                lambda m: self.by_words(m[1], self.complete),
+            ),
+            (
+                re.compile(r"^(?:complete|finish|tick off|check off)\s+(.+)$", flags),
+                lambda m: self.by_words(m[1], self.complete),
+            ),
+            (
+                re.compile(r"^i(?:'ve| have)?\s+(?:finished|completed)\s+(.+)$", flags),
+                lambda m: self.by_words(m[1], self.complete),
+            ),
+            (
+                re.compile(r"^(?:delete|remove|cancel|drop|erase|get rid of)\s+(.+)$", flags),
+                lambda m: self.by_words(m[1], self.delete),
+            ),
+            # Lists: "what have I completed?", "what's pending?", "what's left", "show me all my tasks".
+            (re.compile(r"\b(?:completed|finished|done)\b", flags), lambda m: self.list_tasks("completed")),
+            (
+                re.compile(
+                    r"\b(?:pending|left|remaining|outstanding|incomplete|unfinished|open"
+                    r"|still (?:have|need))\b",
+                    flags,
+                ),
+                lambda m: self.list_tasks("pending"),
+            ),
+            (
+                re.compile(
+                    r"^(?:show|list|display|view|see|give me|get|what|which|how many|do i have)\b"
+                    r"|\b(?:my|all)\s+(?:tasks|todos|to-dos|list)\b",
+                    flags,
+                ),
+                lambda m: self.list_tasks("all"),
+            ),
+            # Additions: "add a task to buy groceries", "remind me to ...", "I need to remember to pay bills".
+            (
+                re.compile(
+                    r"^(?:add|create|make|new|put)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)?\s*(?:to\s+(?:my\s+)?(?:list|tasks)\s*)?(?::|to|for|called|named)?\s*(.+)$",
+                    flags,
+                ),
+                lambda m: self.add(m[1]),
+            ),
+            (
+                re.compile(
+                    r"^(?:remind me to|don'?t let me forget to|i need to remember to|i need to"
+                    r"|i have to|i must|i should|i gotta|remember to|todo:|to-do:)\s+(.+)$",
+                    flags,
+                ),
+                lambda m: self.add(m[1]),
+            ),
+        ]
+
+    def _run(self, tool: str, arguments: dict[str, Any]) -> Any:
+        result = run_tool(self.user, tool, arguments)
+        self.records.append({"tool": tool, "arguments": arguments, "result": result})
+        return result
+
+    def add(self, text: str) -> str:
+        arguments: dict[str, Any] = {}
+        priority = _PRIORITY.search(text)
+        if priority:
+            arguments["priority"] = (priority[1] or "high").lower()
+            text = _ADD_PREFIX.sub("", text[: priority.start()] + text[priority.end() :], count=1)
+        arguments["title"] = _title(text)
+        return _describe_one("add_task", self._run("add_task", arguments))
+
+    def list_tasks(self, status: str) -> str:
+        return _describe_one("list_tasks", self._run("list_tasks", {"status": status}), status=status)
+
+    def complete(self, task_id: int) -> str:
+        return _describe_one("complete_task", self._run("complete_task", {"task_id": task_id}))
+
+    def delete(self, task_id: int) -> str:
+        return _describe_one("delete_task", self._run("delete_task", {"task_id": task_id}))
+
+    def update(self, task_id: int, changes: dict[str, Any]) -> str:
+        return _describe_one("update_task", self._run("update_task", {"task_id": task_id, **changes}))
+
+    def by_words(self, phrase: str, action: Callable[[int], str]) -> str:
+        """List first, then act by id: the pattern a good model follows."""
+        words = [w for w in re.findall(r"[\w'-]+", phrase.lower()) if w not in _STOPWORDS]
+        if not words:
+            return f"Which task do you mean? {HELP}"
+        tasks = self._run("list_tasks", {"status": "all", "search": words[0]})
+        matches = [t for t in tasks if all(word in t["title"].lower() for word in words)]
+        if action == self.complete and len(matches) > 1:
+            matches = [t for t in matches if not t["completed"]] or matches
+        words_text = " ".join(words)
+        if not matches:
+            return f'I couldn\'t find a task matching "{words_text}". Say "show my tasks" to see them all.'
+        if len(matches) > 1:
+            options = ", ".join(f"#{t['id']} {t['title']}" for t in matches[:5])
+            example = f"task {matches[0]['id']}"
+            return (
+                f'Several tasks match "{words_text}": {options}. Which one? Use its number, e.g. "{example}".'
+            )
+        return action(matches[0]["id"])
+
+
+_PRIORITY = re.compile(
+    r"\b(?:(high|low|medium)[- ]priority|(urgent(?:ly)?|asap|important))\b\s*", re.IGNORECASE
+)
+# What is left of "add a ... task to X" once a priority phrase is cut out of it.
+_ADD_PREFIX = re.compile(
+    r"^\s*(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)?\s*(?::|to|for|called|named)?\s+",
+    re.IGNORECASE,
+)
+
+
+def _normalize(message: str) -> str:
+    text = " ".join(message.split())
+    return text.rstrip(" .!?")
+
+
+def _title(text: str) -> str:
+    text = text.strip().strip(QUOTES).strip().rstrip(" .!?")
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _describe_one(tool: str, result: Any, status: str = "all") -> str:
+    if isinstance(result, dict) and "error" in result:
+        if result["error"].startswith("Task "):
+            return 'Sorry, I couldn\'t find that task. Say "show my tasks" to see their numbers.'
+        return f"Sorry, I couldn't do that: {result['error']}"
+    if tool == "list_tasks":
+        return _describe_list(result, status)
+    title, task_id = result["title"], result["task_id"]
+    return {
+        "add_task": f'I\'ve added "{title}" to your list (task #{task_id}).',
+        "complete_task": f'Marked "{title}" (task #{task_id}) as complete. Nice work!',
+        "delete_task": f'Deleted "{title}" (task #{task_id}).',
+        "update_task": f'Updated task #{task_id}: "{title}".',
+    }[tool]
+
+
+def _describe_list(tasks: list[dict[str, Any]], status: str) -> str:
+    kind = {"pending": "pending ", "completed": "completed "}.get(status, "")
+    if not tasks:
+        return {
+            "pending": "Nothing pending: you're all caught up!",
+            "completed": "You haven't completed any tasks yet.",
+        }.get(status, 'Your list is empty. Add a task by saying "Add a task to ...".')
+    lines = []
+    for task in tasks:
+        notes = [f"{task['priority']} priority"] if task["priority"] != "medium" else []
+        if status == "all" and task["completed"]:
+            notes.append("done")
+        suffix = f" ({', '.join(notes)})" if notes else ""
+        lines.append(f"- #{task['id']} {task['title']}{suffix}")
+    count = len(tasks)
+    heading = f"You have {count} {kind}task{'s' if count != 1 else ''}:"
+    return "\n".join([heading, *lines])

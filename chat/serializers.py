@@ -1,0 +1,61 @@
+from rest_framework import serializers
+
+from todo_project.fields import StrictCharField
+
+MESSAGE_MAX_LENGTH = 2000
+
+
+class ChatRequestSerializer(serializers.Serializer):
+    message = StrictCharField(min_length=1, max_length=MESSAGE_MAX_LENGTH)
+    conversation_id = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, help_text="Leave out to start a new conversation."
+    )
+
+
+class ToolCallSerializer(serializers.Serializer):
+    tool = serializers.CharField()
+    arguments = serializers.DictField()
+    result = serializers.JSONField()
+
+
+class AssistantMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    role = serializers.CharField()
+    content = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ChatResponseSerializer(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    response = serializers.CharField()
+    tool_calls = ToolCallSerializer(many=True)
+    message = AssistantMessageSerializer()
+    fallback = serializers.BooleanField(
+        required=False,
+        help_text="Present and true when the built-in agent answered because the provider failed.",
+    )
+
+
+class ConversationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    message_count = serializers.IntegerField()
+
+
+class MessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.CharField()
+    content = serializers.CharField()
+    tool_calls = ToolCallSerializer(many=True)
+    created_at = serializers.DateTimeField()
+
+
+class ConversationDetailSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    messages = MessageSerializer(many=True)

@@ -1,0 +1,96 @@
+"""Conversations and the stateless chat turn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+from rest_framework import exceptions
+
+from accounts.models import User
+from chat.agent import run_agent
+from chat.models import TITLE_MAX_LENGTH, Conversation, Message, Role
+
+
+class ConversationNotFound(exceptions.NotFound):
+    """A missing conversation and another user's alike."""
+
+    default_detail = "Conversation not found"
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    conversation: Conversation
+    reply: Message
+    fallback: bool
+
+
+def get_conversation(*, owner: User, conversation_id: int) -> Conversation:
+    if not 0 < conversation_id <= 2**63 - 1:
+        raise ConversationNotFound()
+    conversation = Conversation.objects.for_user(owner).filter(pk=conversation_id).first()
+    if conversation is None:
+        raise ConversationNotFound()
+    return conversation
+
+
+def list_conversations(*, owner: User) -> QuerySet[Conversation]:
+    return (
+        Conversation.objects.for_user(owner)
+        .annotate(message_count=Count("messages"))
+        .order_by("-updated_at", "-id")
+    )
+
+
+def delete_conversation(*, owner: User, conversation_id: int) -> None:
+    get_conversation(owner=owner, conversation_id=conversation_id).delete()
+
+
+def chat(*, owner: User, message: str, conversation_id: int | None = None) -> ChatTurn:
+    """One turn, in this order, keeping nothing in memory: load the recent
+    history, store the user's message, run the agent (no transaction or
+    connection is held while a model thinks), store the reply, answer."""
+    if conversation_id is None:
+        conversation = Conversation.objects.create(owner=owner, title=_title(message))
+        history: list[dict[str, str]] = []
+    else:
+        conversation = get_conversation(owner=owner, conversation_id=conversation_id)
+        history = _history(conversation)
+    _add_message(conversation, Role.USER, message)
+
+    reply = run_agent(user=owner, history=history, message=message)
+
+    assistant = _add_message(conversation, Role.ASSISTANT, reply.content, reply.tool_calls)
+    return ChatTurn(conversation=conversation, reply=assistant, fallback=reply.fallback)
+
+
+def _history(conversation: Conversation) -> list[dict[str, str]]:
+    limit = settings.CHAT_HISTORY_LIMIT
+    if limit == 0:
+        return []
+    recent = list(conversation.messages.order_by("-created_at", "-id").values("role", "content")[:limit])
+    return [{"role": row["role"], "content": row["content"]} for row in reversed(recent)]
+
+
+def _add_message(
+    conversation: Conversation, role: str, content: str, tool_calls: list[dict[str, Any]] | None = None
+) -> Message:
+    message = Message.objects.create(
+        owner_id=conversation.owner_id,
+        conversation=conversation,
+        role=role,
+        content=content,
+        tool_calls=tool_calls or [],
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    return message
+
+
+def _title(message: str) -> str:
+    title = " ".join(message.split())
+    if len(title) > TITLE_MAX_LENGTH:
+        title = title[: TITLE_MAX_LENGTH - 1].rstrip() + "…"
+    return title

@@ -1,0 +1,120 @@
+"""A chat-completions server on a free loopback port, scripted per test.
+
+The real groq SDK and the OpenRouter client talk to it over HTTP; tests queue
+its answers and read what it received."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: dict[str, Any] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class FakeChatCompletions:
+    def __init__(self) -> None:
+        self.answers: deque[Answer] = deque()
+        self.received: list[Received] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self) -> FakeChatCompletions:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- scripting -----------------------------------------------------------------
+
+    def text(self, content: str) -> FakeChatCompletions:
+        return self._queue(Answer(body=_completion({"role": "assistant", "content": content})))
+
+    def tool_calls(
+        self, *calls: tuple[str, dict[str, Any] | str], content: str | None = None
+    ) -> FakeChatCompletions:
+        tool_calls = [
+            {
+                "id": f"call_{len(self.answers)}_{index}",
+                "type": "function",
+                "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)},
+            }
+            for index, (name, args) in enumerate(calls)
+        ]
+        message = {"role": "assistant", "content": content, "tool_calls": tool_calls}
+        return self._queue(Answer(body=_completion(message, finish_reason="tool_calls")))
+
+    def error(
+        self, status: int, code: str | None = None, message: str = "upstream trouble"
+    ) -> FakeChatCompletions:
+        error: dict[str, Any] = {"message": message, "type": "invalid_request_error"}
+        if code:
+            error["code"] = code
+        return self._queue(Answer(status=status, body={"error": error}))
+
+    def slow(self, seconds: float, content: str = "Too late.") -> FakeChatCompletions:
+        return self._queue(Answer(body=_completion({"role": "assistant", "content": content}), delay=seconds))
+
+    def _queue(self, answer: Answer) -> FakeChatCompletions:
+        self.answers.append(answer)
+        return self
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                fake.received.append(
+                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+                answer = fake.answers.popleft() if fake.answers else Answer(status=500, body={"error": {}})
+                if answer.delay:
+                    time.sleep(answer.delay)
+                payload = json.dumps(answer.body).encode()
+                try:
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the client gave up waiting
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+def _completion(message: dict[str, Any], finish_reason: str = "stop") -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": "test-model",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }

@@ -1,0 +1,99 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.auth import IsPathUser
+from chat import services
+from chat.serializers import (
+    AssistantMessageSerializer,
+    ChatRequestSerializer,
+    ChatResponseSerializer,
+    ConversationDetailSerializer,
+    ConversationSerializer,
+)
+from todo_project.schema import error_responses
+from todo_project.throttling import ChatRateThrottle
+
+USER_ID = OpenApiParameter(
+    "user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The token's user id."
+)
+CONVERSATION_ID = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The conversation id."
+)
+NOT_FOUND = "Conversation not found (not_found), also for another user's."
+
+
+class ChatView(APIView):
+    permission_classes = [IsPathUser]
+    throttle_classes = [ChatRateThrottle]
+
+    @extend_schema(
+        operation_id="chat",
+        tags=["chat"],
+        parameters=[USER_ID],
+        request=ChatRequestSerializer,
+        responses={
+            200: ChatResponseSerializer,
+            **error_responses(400, 401, 403, 404, 413, 415, 429, s404=NOT_FOUND),
+        },
+        description="Send a message to the assistant, which manages the user's tasks with its tools.",
+    )
+    def post(self, request: Request, user_id: str) -> Response:
+        serializer = ChatRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        turn = services.chat(
+            owner=request.user,
+            message=serializer.validated_data["message"],
+            conversation_id=serializer.validated_data.get("conversation_id"),
+        )
+        reply = turn.reply
+        body = {
+            "conversation_id": turn.conversation.pk,
+            "response": reply.content,
+            "tool_calls": reply.tool_calls,
+            "message": AssistantMessageSerializer(reply).data,
+        }
+        if turn.fallback:
+            body["fallback"] = True
+        return Response(body)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="conversations_list",
+        tags=["chat"],
+        parameters=[USER_ID],
+        responses={200: ConversationSerializer(many=True), **error_responses(401, 403)},
+    ),
+    retrieve=extend_schema(
+        operation_id="conversations_retrieve",
+        tags=["chat"],
+        parameters=[USER_ID, CONVERSATION_ID],
+        responses={200: ConversationDetailSerializer, **error_responses(401, 403, 404, s404=NOT_FOUND)},
+    ),
+    destroy=extend_schema(
+        operation_id="conversations_destroy",
+        tags=["chat"],
+        parameters=[USER_ID, CONVERSATION_ID],
+        responses={204: None, **error_responses(401, 403, 404, s404=NOT_FOUND)},
+    ),
+)
+class ConversationViewSet(viewsets.ViewSet):
+    permission_classes = [IsPathUser]
+    lookup_field = "id"
+    lookup_value_regex = "[0-9]+"
+
+    def list(self, request: Request, user_id: str) -> Response:
+        conversations = services.list_conversations(owner=request.user)
+        return Response(ConversationSerializer(conversations, many=True).data)
+
+    def retrieve(self, request: Request, user_id: str, id: str) -> Response:
+        conversation = services.get_conversation(owner=request.user, conversation_id=int(id))
+        return Response(ConversationDetailSerializer(conversation).data)
+
+    def destroy(self, request: Request, user_id: str, id: str) -> Response:
+        services.delete_conversation(owner=request.user, conversation_id=int(id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
