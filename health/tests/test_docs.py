@@ -88,3 +88,13 @@ def test_the_documented_task_is_the_task_body(alice_api, alice) -> None:
     created = alice_api.post(f"/api/{alice.pk}/tasks", {"title": "Documented"}, format="json").json()
 
     assert set(schema["components"]["schemas"]["Task"]["properties"]) == set(created)
+
+
+def test_the_chat_routes_are_documented(api) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+
+    chat = paths["/api/{user_id}/chat"]["post"]
+    assert "requestBody" in chat
+    assert {"200", "400", "401", "403", "404", "429"} <= set(chat["responses"])
+    assert set(paths["/api/{user_id}/conversations"]) == {"get"}
+    assert set(paths["/api/{user_id}/conversations/{id}"]) == {"get", "delete"}

@@ -1,0 +1,207 @@
+"""POST /chat and the conversation routes, with the LOCAL agent (the quick start's)."""
+
+import pytest
+
+from accounts.models import User
+from chat.models import Conversation, Message
+from tasks.models import Task
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def local_provider(settings) -> None:
+    settings.LLM_PROVIDER = "LOCAL"
+
+
+def chat(client, user: User, message, **extra):
+    return client.post(f"/api/{user.pk}/chat", {"message": message, **extra}, format="json")
+
+
+def test_a_user_manages_tasks_by_chatting(alice_api, alice: User) -> None:
+    added = chat(alice_api, alice, "Add a task to buy groceries")
+    conversation_id = added.json()["conversation_id"]
+    listed = chat(alice_api, alice, "What's pending?", conversation_id=conversation_id)
+    done = chat(alice_api, alice, "Mark the groceries task as done", conversation_id=conversation_id)
+
+    assert added.status_code == listed.status_code == done.status_code == 200
+    task = Task.objects.get(owner=alice)
+    assert task.completed
+    assert added.json()["tool_calls"] == [
+        {
+            "tool": "add_task",
+            "arguments": {"title": "Buy groceries"},
+            "result": {"task_id": task.pk, "status": "created", "title": "Buy groceries"},
+        }
+    ]
+    assert "Buy groceries" in listed.json()["response"]
+    assert listed.json()["conversation_id"] == conversation_id
+    assert Message.objects.filter(conversation_id=conversation_id).count() == 6
+
+
+def test_the_chat_answer_has_the_documented_shape(alice_api, alice: User) -> None:
+    body = chat(alice_api, alice, "hello").json()
+
+    assert set(body) == {"conversation_id", "response", "tool_calls", "message"}
+    message = Message.objects.get(role="assistant")
+    assert body["message"] == {
+        "id": message.pk,
+        "conversation_id": body["conversation_id"],
+        "role": "assistant",
+        "content": body["response"],
+        "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def test_conversations_are_listed_newest_first_with_their_message_count(alice_api, alice: User) -> None:
+    first = chat(alice_api, alice, "Add a task to buy groceries").json()["conversation_id"]
+    second = chat(alice_api, alice, "Show me all my tasks").json()["conversation_id"]
+    chat(alice_api, alice, "hello", conversation_id=first)
+
+    response = alice_api.get(f"/api/{alice.pk}/conversations")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [c["id"] for c in body] == [first, second]
+    assert body[0]["title"] == "Add a task to buy groceries"
+    assert body[0]["message_count"] == 4
+    assert set(body[0]) == {"id", "title", "created_at", "updated_at", "message_count"}
+
+
+def test_a_conversation_shows_its_messages_in_order(alice_api, alice: User) -> None:
+    conversation_id = chat(alice_api, alice, "Add a task to buy groceries").json()["conversation_id"]
+
+    response = alice_api.get(f"/api/{alice.pk}/conversations/{conversation_id}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == conversation_id
+    assert [(m["role"], m["content"][:12]) for m in body["messages"]] == [
+        ("user", "Add a task t"),
+        ("assistant", "I've added \""),
+    ]
+    assert body["messages"][0]["tool_calls"] == []
+    assert body["messages"][1]["tool_calls"][0]["tool"] == "add_task"
+    assert set(body["messages"][0]) == {"id", "role", "content", "tool_calls", "created_at"}
+
+
+def test_deleting_a_conversation_deletes_its_messages(alice_api, alice: User) -> None:
+    conversation_id = chat(alice_api, alice, "hello").json()["conversation_id"]
+
+    response = alice_api.delete(f"/api/{alice.pk}/conversations/{conversation_id}")
+
+    assert response.status_code == 204
+    assert not Conversation.objects.exists()
+    assert not Message.objects.exists()
+    assert alice_api.get(f"/api/{alice.pk}/conversations/{conversation_id}").status_code == 404
+
+
+def test_a_long_first_message_makes_a_short_title(alice_api, alice: User) -> None:
+    chat(alice_api, alice, "Add a task to " + "really " * 40 + "buy milk")
+
+    assert len(Conversation.objects.get().title) == 80
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "message"),
+        ({"message": ""}, "message"),
+        ({"message": "   "}, "message"),
+        ({"message": "x" * 2001}, "message"),
+        ({"message": 42}, "message"),
+        ({"message": ["hi"]}, "message"),
+        ({"message": "nul\x00byte"}, "message"),
+        ({"message": "hi", "conversation_id": "abc"}, "conversation_id"),
+        ({"message": "hi", "conversation_id": 0}, "conversation_id"),
+    ],
+)
+def test_bad_chat_input_is_400_naming_the_field(alice_api, alice: User, body: dict, field: str) -> None:
+    response = alice_api.post(f"/api/{alice.pk}/chat", body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert not Conversation.objects.exists()
+
+
+def test_an_unknown_conversation_is_404(alice_api, alice: User) -> None:
+    response = chat(alice_api, alice, "hello", conversation_id=987654321)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Conversation not found", "code": "not_found"}
+    assert not Message.objects.exists()
+
+
+def test_bob_cannot_read_continue_or_delete_alices_conversation(
+    alice_api, bob_api, alice: User, bob: User
+) -> None:
+    conversation_id = chat(alice_api, alice, "Add a task to buy groceries").json()["conversation_id"]
+
+    continued = chat(bob_api, bob, "Show me all my tasks", conversation_id=conversation_id)
+    read = bob_api.get(f"/api/{bob.pk}/conversations/{conversation_id}")
+    deleted = bob_api.delete(f"/api/{bob.pk}/conversations/{conversation_id}")
+    listed = bob_api.get(f"/api/{bob.pk}/conversations")
+
+    assert (continued.status_code, read.status_code, deleted.status_code) == (404, 404, 404)
+    assert listed.json() == []
+    assert Message.objects.filter(conversation_id=conversation_id).count() == 2
+    assert Message.objects.filter(owner=bob).count() == 0
+
+
+def test_bob_gets_403_on_alices_chat_paths(bob_api, alice_api, alice: User) -> None:
+    conversation_id = chat(alice_api, alice, "hello").json()["conversation_id"]
+
+    assert chat(bob_api, alice, "Show me all my tasks").status_code == 403
+    assert bob_api.get(f"/api/{alice.pk}/conversations").status_code == 403
+    assert bob_api.get(f"/api/{alice.pk}/conversations/{conversation_id}").status_code == 403
+    assert bob_api.delete(f"/api/{alice.pk}/conversations/{conversation_id}").status_code == 403
+    assert Conversation.objects.count() == 1
+
+
+def test_the_chat_tools_act_for_the_token_user_only(bob_api, alice: User, bob: User) -> None:
+    from tasks.services import create_task
+
+    alices = create_task(owner=alice, title="Alice's groceries")
+
+    reply = chat(bob_api, bob, f"Delete task {alices.pk}").json()
+    listing = chat(bob_api, bob, "Show me all my tasks").json()
+
+    assert Task.objects.filter(pk=alices.pk).exists()
+    assert "couldn't find" in reply["response"]
+    assert "Alice" not in listing["response"]
+
+
+def test_chat_needs_a_token(api, alice: User) -> None:
+    response = chat(api, alice, "hello")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_chat_is_throttled_per_user(alice_api, bob_api, alice: User, bob: User, settings) -> None:
+    settings.CHAT_RATE_LIMIT = "2/minute"
+
+    statuses = [chat(alice_api, alice, "hello").status_code for _ in range(3)]
+    bobs = chat(bob_api, bob, "hello")
+
+    assert statuses == [200, 200, 429]
+    assert bobs.status_code == 200
+
+
+def test_the_chat_routes_answer_under_api_v1(alice_api, alice: User) -> None:
+    response = alice_api.post(f"/api/v1/{alice.pk}/chat", {"message": "hello"}, format="json")
+
+    assert response.status_code == 200
+    assert alice_api.get(f"/api/v1/{alice.pk}/conversations").status_code == 200
+
+
+def test_the_admin_shows_conversations_with_their_messages(client, alice_api, alice: User) -> None:
+    conversation_id = chat(alice_api, alice, "Add a task to buy groceries").json()["conversation_id"]
+    client.force_login(User.objects.create_superuser("root@example.com", "Root", "an-admin-password-1"))
+
+    listing = client.get("/admin/chat/conversation/")
+    detail = client.get(f"/admin/chat/conversation/{conversation_id}/change/")
+
+    assert listing.status_code == detail.status_code == 200
+    assert b"Add a task to buy groceries" in listing.content
+    assert b"I&#x27;ve added" in detail.content
