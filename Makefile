@@ -4,15 +4,18 @@ PYTHON ?= $(shell for c in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/ver
 	$$c -c '' 2>/dev/null && { echo $$c; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
+TOOLS := .venv-tools
+MANIFESTS := $(filter-out deploy/kubernetes/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
 
-.PHONY: help venv run test lint format check bench clean
+.PHONY: help venv run test lint format check bench deploy-check clean
 
 help:
 	@echo "make run               serve on :8001 (embedded PostgreSQL when DATABASE_URL is unset)"
 	@echo "make test              run the whole test suite on PostgreSQL"
 	@echo "make lint              ruff check and format check"
 	@echo "make format            ruff format and fix"
-	@echo "make check             lint + tests (CI runs exactly this)"
+	@echo "make deploy-check      hadolint, kubernetes-validate (1.28-1.30) and checkov"
+	@echo "make check             lint + tests + deploy-check (CI runs exactly this)"
 	@echo "make bench             throughput and latency at 50 connections (needs wrk)"
 
 $(BIN)/python:
@@ -39,10 +42,24 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-check: lint test
+$(TOOLS)/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $@
+
+deploy-check: $(TOOLS)/.installed
+	$(TOOLS)/bin/hadolint --config .hadolint.yaml Dockerfile
+	for version in 1.28.0 1.29.0 1.30.0; do \
+		$(TOOLS)/bin/kubernetes-validate --strict --quiet -k $$version $(MANIFESTS) || exit 1; \
+	done
+	$(TOOLS)/bin/checkov --config-file .checkov.yaml --skip-download --quiet --compact --framework dockerfile -f Dockerfile
+	$(TOOLS)/bin/checkov --config-file .checkov.yaml --skip-download --quiet --compact --framework kubernetes -d deploy/kubernetes
+
+check: lint test deploy-check
 
 bench: venv
 	$(BIN)/python bench/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache staticfiles

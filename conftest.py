@@ -118,9 +118,25 @@ def server_environment(**overrides: str | None) -> dict[str, str]:
     return env
 
 
+def spawn_server(
+    command: list[str], *, cwd: Path, env: dict[str, str], port: int, log_dir: Path, wait: bool = True
+) -> ServerProcess:
+    """Run a server command with its output in files under `log_dir`; with
+    `wait`, return once /health answers on `port`."""
+    stdout_path = log_dir / f"server-{port}.out"
+    stderr_path = log_dir / f"server-{port}.err"
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=stdout_path.open("w"), stderr=stderr_path.open("w"), text=True
+    )
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
+    if wait:
+        _wait_until_serving(server)
+    return server
+
+
 @pytest.fixture
 def live_server_process(tmp_path: Path, transactional_db: None) -> Iterator[Callable[..., ServerProcess]]:
-    """Start `uvicorn todo_project.asgi:application` as the image does, in a
+    """Start `uvicorn todo_project.asgi:application` as SPEC.md gives it, in a
     working directory without a .env, on a free port. Call it with environment
     overrides; the server is stopped at the end of the test. The server commits
     to the test database, so the tables are emptied after the test."""
@@ -130,29 +146,11 @@ def live_server_process(tmp_path: Path, transactional_db: None) -> Iterator[Call
     def start(*, wait: bool = True, **overrides: str | None) -> ServerProcess:
         port = free_port()
         env = server_environment(**{"DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), **overrides})
-        stdout_path = tmp_path / f"server-{port}.out"
-        stderr_path = tmp_path / f"server-{port}.err"
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "todo_project.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=tmp_path,
-            env=env,
-            stdout=stdout_path.open("w"),
-            stderr=stderr_path.open("w"),
-            text=True,
+        command = [sys.executable, "-m", "uvicorn", "todo_project.asgi:application", "--host", "127.0.0.1"]
+        server = spawn_server(
+            [*command, "--port", str(port)], cwd=tmp_path, env=env, port=port, log_dir=tmp_path, wait=wait
         )
-        server = ServerProcess(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
         servers.append(server)
-        if wait:
-            _wait_until_serving(server)
         return server
 
     yield start

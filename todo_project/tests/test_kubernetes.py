@@ -1,0 +1,103 @@
+"""The Kubernetes manifests carry the contract's security context, probes and resources."""
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+MANIFESTS = ROOT / "deploy" / "kubernetes"
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((MANIFESTS / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def pod() -> dict:
+    return load("deployment.yaml")["spec"]["template"]["spec"]
+
+
+def test_the_kustomization_applies_every_manifest_but_the_secret_template() -> None:
+    resources = load("kustomization.yaml")["resources"]
+    files = {path.name for path in MANIFESTS.glob("*.yaml")} - {"kustomization.yaml", "secret.template.yaml"}
+
+    assert set(resources) == files
+
+
+def test_the_deployment_runs_two_replicas_with_a_rolling_update() -> None:
+    spec = load("deployment.yaml")["spec"]
+
+    assert spec["replicas"] == 2
+    assert spec["strategy"]["type"] == "RollingUpdate"
+
+
+def test_the_pod_runs_as_uid_1001_without_privileges(pod: dict) -> None:
+    [container] = pod["containers"]
+
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 1001,
+        "runAsGroup": 1001,
+        "fsGroup": 1001,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["runAsNonRoot"] is True
+    assert pod["terminationGracePeriodSeconds"] == 30
+
+
+def test_the_container_has_the_contracts_resources_probes_and_port(pod: dict) -> None:
+    [container] = pod["containers"]
+
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "1000m", "memory": "1Gi"},
+    }
+    assert container["ports"][0]["containerPort"] == 8001
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["startupProbe"]["httpGet"]["path"] == "/health"
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] <= 60
+    assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"
+
+
+def test_secrets_come_from_the_secret_and_settings_from_the_configmap(pod: dict) -> None:
+    [container] = pod["containers"]
+    secret_env = {
+        item["name"]: item["valueFrom"]["secretKeyRef"]["name"]
+        for item in container["env"]
+        if "valueFrom" in item
+    }
+    config = load("configmap.yaml")["data"]
+
+    assert {"DATABASE_URL", "BETTER_AUTH_SECRET", "GROQ_API_KEY"} <= set(secret_env)
+    assert set(secret_env.values()) == {"todo-backend-secrets"}
+    assert container["envFrom"] == [{"configMapRef": {"name": "todo-backend-config"}}]
+    assert not {"DATABASE_URL", "BETTER_AUTH_SECRET", "GROQ_API_KEY"} & set(config)
+    assert "FRONTEND_URL" in config
+
+
+def test_the_secret_template_holds_no_real_value() -> None:
+    values = load("secret.template.yaml")["stringData"]
+
+    assert all(value == "" or value.startswith("<") for value in values.values())
+
+
+def test_the_network_policy_opens_8001_in_and_dns_postgres_https_out() -> None:
+    spec = load("networkpolicy.yaml")["spec"]
+    ingress_ports = {port["port"] for rule in spec["ingress"] for port in rule["ports"]}
+    egress_ports = {port["port"] for rule in spec["egress"] for port in rule["ports"]}
+
+    assert ingress_ports == {8001}
+    assert egress_ports == {53, 5432, 443}
+
+
+def test_the_migration_job_migrates_with_the_same_security_context() -> None:
+    job = load("migration-job.yaml")["spec"]["template"]["spec"]
+
+    assert job["containers"][0]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert job["securityContext"]["runAsUser"] == 1001
+    assert job["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
