@@ -18,6 +18,7 @@ from accounts.models import User
 from tasks import services
 from tasks.serializers import TaskInputSerializer
 from todo_project.exceptions import flatten_errors
+from todo_project.fields import StrictCharField
 
 LIST_LIMIT = 100
 
@@ -80,7 +81,7 @@ class _TaskIdSerializer(serializers.Serializer):
 
 class _ListSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=services.STATUSES, default="all")
-    search = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    search = StrictCharField(max_length=200, required=False, allow_blank=True)
 
 
 def _valid(serializer: serializers.Serializer) -> dict[str, Any]:

@@ -3,16 +3,20 @@ exception handler for API views, and JSON handlers for Django's own errors."""
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
 
 # DRF's and simplejwt's codes, renamed to the codes of the API's error shape.
 CODE_ALIASES = {
@@ -21,6 +25,12 @@ CODE_ALIASES = {
     "token_not_valid": "invalid_token",
     "error": "server_error",
 }
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable. Try again shortly."
+    default_code = "service_unavailable"
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -67,6 +77,11 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException | None:
         return exceptions.PermissionDenied()
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(get_error_detail(exc))
+    if isinstance(exc, DatabaseOperationalError):
+        # Lost or unreachable database (a pool timeout included): the request
+        # may succeed on retry, so 503 rather than 500.
+        logger.warning("Database unavailable: %s", exc.__class__.__name__)
+        return ServiceUnavailable()
     return None
 
 
@@ -84,6 +99,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     wait = getattr(api_exc, "wait", None)
     if wait is not None:
         headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    elif isinstance(api_exc, ServiceUnavailable):
+        headers["Retry-After"] = "5"
 
     if isinstance(api_exc, exceptions.ValidationError):
         body = error_body("Invalid input.", "validation_error", flatten_errors(api_exc.detail))

@@ -209,3 +209,12 @@ def test_a_user_id_is_a_uuid(api) -> None:
     body = signup(api).json()
 
     assert uuid.UUID(body["user"]["id"])
+
+
+def test_a_name_that_is_not_unicode_is_400(api) -> None:
+    body = '{"email": "carol@example.com", "password": "violet-ladder-42", "name": "Car\\udc80ol"}'
+
+    response = api.post(SIGNUP, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "name" in response.json()["errors"]

@@ -205,3 +205,12 @@ def test_the_admin_shows_conversations_with_their_messages(client, alice_api, al
     assert listing.status_code == detail.status_code == 200
     assert b"Add a task to buy groceries" in listing.content
     assert b"I&#x27;ve added" in detail.content
+
+
+def test_a_message_that_is_not_unicode_is_400(alice_api, alice: User) -> None:
+    response = alice_api.post(
+        f"/api/{alice.pk}/chat", '{"message": "hi \\ud83d"}', content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "message" in response.json()["errors"]

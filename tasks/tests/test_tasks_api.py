@@ -273,3 +273,13 @@ def test_deleting_a_user_deletes_their_tasks(alice: User, alices_task: Task) -> 
     alice.delete()
 
     assert not Task.objects.exists()
+
+
+def test_text_that_is_not_unicode_is_400_not_a_server_error(alice_api, alice: User) -> None:
+    response = alice_api.post(
+        tasks_url(alice), '{"title": "bad \\ud800 text"}', content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "title" in response.json()["errors"]
+    assert not Task.objects.exists()

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from rest_framework import exceptions
 
+from conftest import free_port
 from todo_project.exceptions import exception_handler
 
 pytestmark = pytest.mark.urls("todo_project.tests.urls")
@@ -148,3 +149,20 @@ def test_responses_carry_the_security_headers(api) -> None:
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["X-Frame-Options"] == "DENY"
         assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_a_lost_database_is_503_service_unavailable(live_server_process) -> None:
+    closed_port = free_port()
+    server = live_server_process(
+        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port}/todo", DB_POOL_TIMEOUT="1"
+    )
+
+    response = httpx.post(
+        f"{server.url}/api/auth/signin",
+        json={"email": "a@example.com", "password": "whatever-123"},
+        timeout=10,
+    )
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert response.headers["retry-after"] == "5"
