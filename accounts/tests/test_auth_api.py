@@ -218,3 +218,14 @@ def test_a_name_that_is_not_unicode_is_400(api) -> None:
 
     assert response.status_code == 400
     assert "name" in response.json()["errors"]
+
+
+def test_the_api_sets_no_cookies(api, alice_api, alice: User) -> None:
+    responses = [
+        signup(api),
+        api.post(SIGNIN, {"email": "alice@example.com", "password": "correct-horse-battery"}, format="json"),
+        alice_api.get(ME),
+    ]
+
+    for response in responses:
+        assert not response.cookies

@@ -80,3 +80,32 @@ def test_the_admin_adds_a_user_with_email_and_name(client) -> None:
 
     assert response.status_code == 302
     assert User.objects.get(email="dave@example.com").name == "Dave"
+
+
+def test_an_admin_signs_in_through_the_login_form_and_sees_messages() -> None:
+    from django.test import Client
+
+    User.objects.create_superuser("root@example.com", "Root", "an-admin-password-1")
+    client = Client(enforce_csrf_checks=True)
+
+    login_page = client.get("/admin/login/")
+    token = login_page.cookies["csrftoken"].value
+    signed_in = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "root@example.com", "password": "an-admin-password-1", "csrfmiddlewaretoken": token},
+    )
+    home = client.get("/admin/")
+    added = client.post(
+        "/admin/accounts/user/add/",
+        {
+            "email": "new@example.com", "name": "New", "usable_password": "false",
+            "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+        },
+        follow=True,
+    )  # fmt: skip
+
+    assert signed_in.status_code == 302
+    assert signed_in["Location"] == "/admin/"
+    assert home.status_code == 200
+    assert b"Site administration" in home.content
+    assert b"was added successfully" in added.content
