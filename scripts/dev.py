@@ -1,7 +1,8 @@
 """Development helper behind `make run` and `make test`.
 
 run   writes a .env with local defaults when there is none, starts an embedded
-      PostgreSQL under .data/ when DATABASE_URL is not set, migrates, serves on 8001.
+      PostgreSQL under .data/ when DATABASE_URL is not set, then runs the image's
+      server process (todo_project.serve), which migrates and serves on 8001.
 test  runs pytest on PostgreSQL: TEST_DATABASE_URL, else the server on
       127.0.0.1:5432 when one answers, else the embedded one.
 """
@@ -88,24 +89,9 @@ def run() -> int:
     load_dotenv(ENV_FILE, override=False)
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = embedded_database_url("todo")
-    python = sys.executable
-    for command in (
-        [python, "manage.py", "migrate", "--noinput"],
-        [
-            python,
-            "-m",
-            "uvicorn",
-            "todo_project.asgi:application",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            os.environ.get("PORT", "8001"),
-        ],
-    ):
-        code = _call(command)
-        if code != 0:
-            return code
-    return 0
+    # The image's server process: migrate, then serve on PORT (8001).
+    os.environ["RUN_MIGRATIONS"] = "true"
+    return _call([sys.executable, "-m", "todo_project.serve"])
 
 
 def test(args: list[str]) -> int:
