@@ -98,9 +98,11 @@ class BearerAuthentication(BaseAuthentication):
             user_id = user_id_from_claims(decode_token(text))
         except (UnicodeDecodeError, jwt.InvalidTokenError, ValueError):
             raise invalid_token() from None
-        user = User.objects.filter(pk=user_id, is_active=True).first()
-        if user is None:
-            raise invalid_token()
+        try:
+            # get(), not first(): one row by primary key, no ORDER BY.
+            user = User.objects.get(pk=user_id, is_active=True)
+        except User.DoesNotExist:
+            raise invalid_token() from None
         return user, text
 
     def authenticate_header(self, request: Request) -> str:
