@@ -18,7 +18,7 @@ from rest_framework import exceptions
 from accounts.models import User
 from tasks.models import Priority, Task
 
-# The columns of a task's body, read with .values() on the list's hot path.
+# The columns behind a task's body (tasks.serializers.task_body).
 TASK_FIELDS = (
     "id", "owner_id", "title", "description", "completed", "priority", "tags", "due_date",
     "created_at", "updated_at",
