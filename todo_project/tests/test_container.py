@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from django.db import connection
 
 from chat.tests.fake_llm import FakeChatCompletions
 from conftest import ROOT, ServerProcess, database_url_for_tests, free_port, server_environment, spawn_server
@@ -69,9 +70,23 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return app
 
 
+def _database_reachable_by_app_user() -> bool:
+    """A TCP server is; a Unix socket only when its directory lets UID 1001 in
+    (the embedded PostgreSQL keeps its socket in a directory private to its user)."""
+    host = connection.settings_dict["HOST"] or ""
+    if not host.startswith("/"):
+        return True
+    status = os.stat(host)
+    return status.st_uid == APP_UID or status.st_mode & 0o005 == 0o005
+
+
 @pytest.fixture
 def fresh_database(django_db_blocker) -> Iterator[str]:
     """A new, empty database for the image to migrate, dropped afterwards."""
+    if not _database_reachable_by_app_user():
+        pytest.skip(
+            "PostgreSQL's socket directory is closed to UID 1001; use a TCP server (TEST_DATABASE_URL)"
+        )
     name = f"todo_image_{uuid.uuid4().hex[:10]}"
     admin_url = database_url_for_tests().rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as connection:
