@@ -119,6 +119,22 @@ class _LocalAgent:
                 re.compile(r"^(?:delete|remove|cancel|drop|erase|get rid of)\s+(.+)$", flags),
                 lambda m: self.by_words(m[1], self.delete),
             ),
+            # Additions: "add a task to buy groceries", "remind me to ...", "I need to remember to pay bills".
+            (
+                re.compile(
+                    r"^(?:add|create|make|new|put)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)?\s*(?:to\s+(?:my\s+)?(?:list|tasks)\s*)?(?::|to|for|called|named)?\s*(.+)$",
+                    flags,
+                ),
+                lambda m: self.add(m[1]),
+            ),
+            (
+                re.compile(
+                    r"^(?:remind me to|don'?t let me forget to|i need to remember to|i need to"
+                    r"|i have to|i must|i should|i gotta|remember to|todo:|to-do:)\s+(.+)$",
+                    flags,
+                ),
+                lambda m: self.add(m[1]),
+            ),
             # Lists: "what have I completed?", "what's pending?", "what's left", "show me all my tasks".
             (re.compile(r"\b(?:completed|finished|done)\b", flags), lambda m: self.list_tasks("completed")),
             (
@@ -136,22 +152,6 @@ class _LocalAgent:
                     flags,
                 ),
                 lambda m: self.list_tasks("all"),
-            ),
-            # Additions: "add a task to buy groceries", "remind me to ...", "I need to remember to pay bills".
-            (
-                re.compile(
-                    r"^(?:add|create|make|new|put)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)?\s*(?:to\s+(?:my\s+)?(?:list|tasks)\s*)?(?::|to|for|called|named)?\s*(.+)$",
-                    flags,
-                ),
-                lambda m: self.add(m[1]),
-            ),
-            (
-                re.compile(
-                    r"^(?:remind me to|don'?t let me forget to|i need to remember to|i need to"
-                    r"|i have to|i must|i should|i gotta|remember to|todo:|to-do:)\s+(.+)$",
-                    flags,
-                ),
-                lambda m: self.add(m[1]),
             ),
         ]
 

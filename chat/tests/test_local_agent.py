@@ -25,6 +25,8 @@ def calls(records: list[dict]) -> list[tuple[str, dict]]:
         ("add an urgent task: renew passport", "Renew passport", "high"),
         ("Add a high priority task to file taxes", "File taxes", "high"),
         ("I have to fix the bike", "Fix the bike", "medium"),
+        ("Add a task to review the completed report", "Review the completed report", "medium"),
+        ("remind me to check what's pending", "Check what's pending", "medium"),
     ],
 )
 def test_additions(alice: User, message: str, title: str, priority: str) -> None:
