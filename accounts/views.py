@@ -27,11 +27,15 @@ def token_response(user: User, status_code: int) -> Response:
     return Response(body, status=status_code)
 
 
-class SignupView(APIView):
+class AuthEntryView(APIView):
+    """Sign-up and sign-in: open to anyone, a token in the request ignored, throttled per address."""
+
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = [AuthRateThrottle]
 
+
+class SignupView(AuthEntryView):
     @extend_schema(
         operation_id="auth_signup",
         tags=["auth"],
@@ -46,11 +50,7 @@ class SignupView(APIView):
         return token_response(user, status.HTTP_201_CREATED)
 
 
-class SigninView(APIView):
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = [AuthRateThrottle]
-
+class SigninView(AuthEntryView):
     @extend_schema(
         operation_id="auth_signin",
         tags=["auth"],

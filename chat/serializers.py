@@ -18,12 +18,21 @@ class ToolCallSerializer(serializers.Serializer):
     result = serializers.JSONField()
 
 
-class AssistantMessageSerializer(serializers.Serializer):
+class _MessageFieldsSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    conversation_id = serializers.IntegerField()
     role = serializers.CharField()
     content = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+class MessageSerializer(_MessageFieldsSerializer):
+    tool_calls = ToolCallSerializer(many=True)
+
+
+class AssistantMessageSerializer(_MessageFieldsSerializer):
+    """The reply in a chat answer; its tool calls stand beside it in the answer."""
+
+    conversation_id = serializers.IntegerField()
 
 
 class ChatResponseSerializer(serializers.Serializer):
@@ -42,20 +51,11 @@ class ConversationSerializer(serializers.Serializer):
     title = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+class ConversationSummarySerializer(ConversationSerializer):
     message_count = serializers.IntegerField()
 
 
-class MessageSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    role = serializers.CharField()
-    content = serializers.CharField()
-    tool_calls = ToolCallSerializer(many=True)
-    created_at = serializers.DateTimeField()
-
-
-class ConversationDetailSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+class ConversationDetailSerializer(ConversationSerializer):
     messages = MessageSerializer(many=True)

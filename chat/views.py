@@ -12,14 +12,12 @@ from chat.serializers import (
     ChatRequestSerializer,
     ChatResponseSerializer,
     ConversationDetailSerializer,
-    ConversationSerializer,
+    ConversationSummarySerializer,
 )
+from todo_project.schema import USER_ID_PARAMETER as USER_ID
 from todo_project.schema import error_responses
 from todo_project.throttling import ChatRateThrottle
 
-USER_ID = OpenApiParameter(
-    "user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The token's user id."
-)
 CONVERSATION_ID = OpenApiParameter(
     "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The conversation id."
 )
@@ -66,7 +64,7 @@ class ChatView(APIView):
         operation_id="conversations_list",
         tags=["chat"],
         parameters=[USER_ID],
-        responses={200: ConversationSerializer(many=True), **error_responses(401, 403)},
+        responses={200: ConversationSummarySerializer(many=True), **error_responses(401, 403)},
     ),
     retrieve=extend_schema(
         operation_id="conversations_retrieve",
@@ -88,7 +86,7 @@ class ConversationViewSet(viewsets.ViewSet):
 
     def list(self, request: Request, user_id: str) -> Response:
         conversations = services.list_conversations(owner=request.user)
-        return Response(ConversationSerializer(conversations, many=True).data)
+        return Response(ConversationSummarySerializer(conversations, many=True).data)
 
     def retrieve(self, request: Request, user_id: str, id: str) -> Response:
         conversation = services.get_conversation(owner=request.user, conversation_id=int(id))

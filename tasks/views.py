@@ -17,11 +17,9 @@ from tasks.serializers import (
     TaskSerializer,
     task_instance_body,
 )
+from todo_project.schema import USER_ID_PARAMETER as USER_ID
 from todo_project.schema import error_responses
 
-USER_ID = OpenApiParameter(
-    "user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The token's user id."
-)
 TASK_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The task id.")
 LIST_PARAMETERS = [
     USER_ID,

@@ -4,7 +4,8 @@ the /api/v1/... twins of every route out of the schema."""
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 ERROR_DESCRIPTIONS = {
@@ -17,6 +18,12 @@ ERROR_DESCRIPTIONS = {
     415: "The body is not JSON (unsupported_media_type).",
     429: "Too many requests (throttled); see Retry-After.",
 }
+
+
+# The {user_id} of every /api/{user_id}/... route.
+USER_ID_PARAMETER = OpenApiParameter(
+    "user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The token's user id."
+)
 
 
 class ErrorSerializer(serializers.Serializer):
