@@ -1,4 +1,4 @@
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.password_validation import MinimumLengthValidator, validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
@@ -13,9 +13,19 @@ class UserSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
+PASSWORD_MIN_LENGTH = 8
+
+
 class SignupSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    password = StrictCharField(min_length=8, max_length=128, trim_whitespace=False, write_only=True)
+    # Too short is said the way Django's validator says it, whichever check sees it first.
+    password = StrictCharField(
+        min_length=PASSWORD_MIN_LENGTH,
+        max_length=128,
+        trim_whitespace=False,
+        write_only=True,
+        error_messages={"min_length": MinimumLengthValidator(PASSWORD_MIN_LENGTH).get_error_message()},
+    )
     name = StrictCharField(min_length=1, max_length=100)
 
     def validate_email(self, value: str) -> str:

@@ -54,6 +54,15 @@ def flatten_errors(detail: Any) -> dict[str, list[str]]:
     return {"non_field_errors": _messages(detail)}
 
 
+def first_problem(errors: dict[str, list[str]]) -> str:
+    """A sentence a frontend can show as it is: the first field and its first
+    message ("password: This password is too short. ...")."""
+    for field, messages in errors.items():
+        if messages:
+            return messages[0] if field == "non_field_errors" else f"{field}: {messages[0]}"
+    return "Invalid input."
+
+
 def _messages(detail: Any, prefix: str = "") -> list[str]:
     if isinstance(detail, dict):
         messages: list[str] = []
@@ -103,7 +112,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         headers["Retry-After"] = "5"
 
     if isinstance(api_exc, exceptions.ValidationError):
-        body = error_body("Invalid input.", "validation_error", flatten_errors(api_exc.detail))
+        errors = flatten_errors(api_exc.detail)
+        body = error_body(first_problem(errors), "validation_error", errors)
     else:
         detail = api_exc.detail
         raw_code = getattr(detail, "code", None) or api_exc.default_code

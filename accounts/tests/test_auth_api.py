@@ -87,7 +87,16 @@ def test_signup_refuses_bad_input_naming_the_field(api, fields: dict, field: str
     body = response.json()
     assert body["code"] == "validation_error"
     assert field in body["errors"]
+    assert body["detail"].startswith(f"{field}: ")
     assert not User.objects.exists()
+
+
+def test_a_short_password_is_explained_in_the_detail(api) -> None:
+    response = signup(api, password="Ab1!xyz")
+
+    assert response.json()["detail"] == (
+        "password: This password is too short. It must contain at least 8 characters."
+    )
 
 
 def test_signup_without_a_body_names_every_field(api) -> None:

@@ -164,6 +164,7 @@ def test_a_bad_query_value_is_400_naming_the_parameter(
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
     assert list(response.json()["errors"]) == [parameter]
+    assert response.json()["detail"] == f"{parameter}: {response.json()['errors'][parameter][0]}"
 
 
 def test_unknown_query_parameters_are_ignored(alice_api, alice: User, tasks) -> None:

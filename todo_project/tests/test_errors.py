@@ -70,6 +70,20 @@ def test_a_missing_body_names_the_required_fields(api) -> None:
     }
 
 
+def test_a_validation_error_detail_names_the_first_problem(api) -> None:
+    response = api.post("/test/echo", {"title": "far too long a title", "count": 1}, format="json")
+
+    body = assert_error(response, 400, "validation_error")
+    assert body["detail"] == "title: Ensure this field has no more than 10 characters."
+
+
+def test_an_error_of_the_whole_body_is_its_own_sentence(api) -> None:
+    body = assert_error(api.post("/test/echo", [1, 2], format="json"), 400, "validation_error")
+
+    assert body["detail"] == body["errors"]["non_field_errors"][0]
+    assert not body["detail"].startswith("non_field_errors")
+
+
 def test_an_unexpected_exception_is_a_json_500_without_a_traceback() -> None:
     client = Client(raise_request_exception=False)
 
