@@ -113,6 +113,13 @@ def env_origins(name: str, *, required: bool = False) -> list[str]:
     origins = env_list(name, required=required)
     if required and not origins:
         raise ConfigurationError(f"{name} is required but not set.")
+    if "*" in origins:
+        # Browsers send credentials to the API, and credentials are never
+        # allowed for every origin: name the frontends.
+        raise ConfigurationError(
+            f"{name} must list the frontend's origins (https://app.example.com); "
+            "a wildcard * is refused because credentials are allowed."
+        )
     for origin in origins:
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):

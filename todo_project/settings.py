@@ -161,6 +161,10 @@ CORS_ALLOWED_ORIGINS = env_origins("FRONTEND_URL", required=True)
 CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 CORS_ALLOW_HEADERS = ["authorization", "content-type"]
 CORS_EXPOSE_HEADERS = ["Location", "X-Total-Count", "Retry-After"]
+# Browser clients such as axios with withCredentials need it; only the
+# origins above ever get it (a wildcard is refused by env_origins).
+CORS_ALLOW_CREDENTIALS = True
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 # --- REST framework ----------------------------------------------------------
 

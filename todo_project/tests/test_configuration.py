@@ -31,6 +31,8 @@ BAD_ENVIRONMENTS = [
     ("DATABASE_URL", {"DATABASE_URL": "postgresql://postgres@localhost:5432"}),
     ("FRONTEND_URL", {"FRONTEND_URL": None}),
     ("FRONTEND_URL", {"FRONTEND_URL": "localhost:3000"}),
+    ("FRONTEND_URL", {"FRONTEND_URL": "*"}),
+    ("FRONTEND_URL", {"FRONTEND_URL": "http://localhost:3000,*"}),
     ("TEMPERATURE", {"TEMPERATURE": "abc"}),
     ("TEMPERATURE", {"TEMPERATURE": "5"}),
     ("MAX_TOKENS", {"MAX_TOKENS": "-1"}),

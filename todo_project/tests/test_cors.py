@@ -28,6 +28,8 @@ def test_a_preflight_from_the_frontend_is_allowed(api) -> None:
         "OPTIONS",
     }
     assert set(response["Access-Control-Allow-Headers"].split(", ")) == {"authorization", "content-type"}
+    assert response["Access-Control-Allow-Credentials"] == "true"
+    assert int(response["Access-Control-Max-Age"]) >= 600
 
 
 def test_a_preflight_from_another_origin_gets_no_cors_headers(api) -> None:
@@ -35,12 +37,34 @@ def test_a_preflight_from_another_origin_gets_no_cors_headers(api) -> None:
 
     assert "Access-Control-Allow-Origin" not in response
     assert "Access-Control-Allow-Methods" not in response
+    assert "Access-Control-Allow-Credentials" not in response
 
 
 def test_a_simple_request_from_the_frontend_carries_the_origin(api) -> None:
     response = api.get("/openapi.json", HTTP_ORIGIN="http://localhost:3000")
 
     assert response["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert response["Access-Control-Allow-Credentials"] == "true"
+    assert set(response["Access-Control-Expose-Headers"].split(", ")) == {
+        "Location",
+        "X-Total-Count",
+        "Retry-After",
+    }
+
+
+def test_an_error_answer_carries_the_cors_headers_too(api) -> None:
+    response = api.post("/api/auth/signin", {}, format="json", HTTP_ORIGIN="http://localhost:3000")
+
+    assert response.status_code == 400
+    assert response["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert response["Access-Control-Allow-Credentials"] == "true"
+
+
+def test_a_wildcard_frontend_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRONTEND_URL", "*")
+
+    with pytest.raises(ConfigurationError, match="wildcard"):
+        env_origins("FRONTEND_URL", required=True)
 
 
 def test_frontend_url_may_list_several_origins(monkeypatch: pytest.MonkeyPatch) -> None:
