@@ -41,9 +41,14 @@ def bob(db: None) -> User:
     return User.objects.create_user("bob@example.com", "Bob", "another-staple-battery")
 
 
+def auth_headers(user: User) -> dict[str, str]:
+    """Headers carrying a real token of the user's, for HTTP clients."""
+    return {"Authorization": f"Bearer {issue_token(user).token}"}
+
+
 def client_for(user: User) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token(user).token}")
+    client.credentials(HTTP_AUTHORIZATION=auth_headers(user)["Authorization"])
     return client
 
 

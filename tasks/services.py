@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Case, F, IntegerField, OrderBy, Q, QuerySet, TextField, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
@@ -69,21 +70,28 @@ def create_task(
     return task
 
 
-def get_task(*, owner: User, task_id: int) -> Task:
+def get_task(*, owner: User, task_id: int, for_update: bool = False) -> Task:
+    """The owner's task; with `for_update`, its row stays locked until the
+    caller's transaction ends, so a read-then-write cannot lose another write."""
     if not 0 < task_id <= MAX_ID:
         raise TaskNotFound()
-    task = Task.objects.for_user(owner).filter(pk=task_id).first()
+    tasks = Task.objects.for_user(owner).filter(pk=task_id)
+    if for_update:
+        tasks = tasks.select_for_update()
+    task = tasks.first()
     if task is None:
         raise TaskNotFound()
     return task
 
 
+@transaction.atomic
 def update_task(*, owner: User, task_id: int, changes: Mapping[str, Any]) -> Task:
-    """Apply the given fields only; fields left out keep their values."""
+    """Apply the given fields only; fields left out keep their values, also
+    when another update of the same task runs at the same moment."""
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
         raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
-    task = get_task(owner=owner, task_id=task_id)
+    task = get_task(owner=owner, task_id=task_id, for_update=True)
     for field, value in changes.items():
         if field == "title":
             value = value.strip()
@@ -95,9 +103,11 @@ def update_task(*, owner: User, task_id: int, changes: Mapping[str, Any]) -> Tas
     return task
 
 
+@transaction.atomic
 def set_task_completion(*, owner: User, task_id: int, completed: bool | None = None) -> Task:
-    """Set completion, or toggle it when `completed` is None."""
-    task = get_task(owner=owner, task_id=task_id)
+    """Set completion, or toggle it when `completed` is None. Parallel toggles
+    of one task take turns on its row lock: n toggles flip it n times."""
+    task = get_task(owner=owner, task_id=task_id, for_update=True)
     task.completed = (not task.completed) if completed is None else completed
     task.save(update_fields=["completed", "updated_at"])
     return task

@@ -2,18 +2,18 @@
 
 import httpx
 
-from accounts.auth import issue_token
 from accounts.models import User
 from chat.models import Message
 from chat.tests.conftest import GROQ_KEY
 from chat.tests.fake_llm import FakeChatCompletions
+from conftest import auth_headers
 
 
 def test_a_restarted_server_continues_a_conversation_from_the_database(
     live_server_process, fake_llm: FakeChatCompletions
 ) -> None:
     alice = User.objects.create_user("alice@example.com", "Alice", "correct-horse-battery")
-    headers = {"Authorization": f"Bearer {issue_token(alice).token}"}
+    headers = auth_headers(alice)
     environment = {"LLM_PROVIDER": "GROQ", "GROQ_API_KEY": GROQ_KEY, "GROQ_BASE_URL": fake_llm.url}
     fake_llm.text("Noted: blue.").text("Your code word is blue.")
 
