@@ -2,11 +2,15 @@
 probes (served in front of Django, so the generator cannot see them) and keep
 the /api/v1/... twins of every route out of the schema."""
 
+import threading
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input (validation_error) or a malformed body (parse_error).",
@@ -89,3 +93,33 @@ def add_probes(result: dict[str, Any], generator: Any, request: Any, public: boo
         },
     )
     return result
+
+
+class SchemaView(SpectacularJSONAPIView):
+    """/openapi.json, generated once per process and then served from memory.
+    drf-spectacular's generator keeps state in module globals and fails when
+    two threads run it at once; the schema cannot change while the process
+    runs, so one generation under a lock is enough."""
+
+    _lock = threading.Lock()
+    _schema: dict[str, Any] | None = None
+
+    def _get_schema_response(self, request: Request) -> Response:
+        with SchemaView._lock:
+            if SchemaView._schema is None:
+                SchemaView._schema = super()._get_schema_response(request).data
+        headers = {"Content-Disposition": 'inline; filename="openapi.json"'}
+        return Response(SchemaView._schema, headers=headers)
+
+
+class DocsView(SpectacularSwaggerView):
+    """/docs. The API authenticates with bearer tokens, not cookies, so the
+    page carries no CSRF token (Swagger UI's template would put a new one in
+    every answer)."""
+
+    url_name = "openapi"
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().get(request, *args, **kwargs)
+        response.data["csrf_token"] = ""
+        return response

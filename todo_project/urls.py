@@ -4,7 +4,8 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+from todo_project.schema import DocsView, SchemaView
 
 api_patterns = [
     path("", include("accounts.urls")),
@@ -15,8 +16,8 @@ api_patterns = [
 urlpatterns = [
     path("api/", include(api_patterns)),
     path("api/v1/", include(api_patterns)),
-    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    path("openapi.json", SchemaView.as_view(), name="openapi"),
+    path("docs", DocsView.as_view(), name="docs"),
     path("admin", RedirectView.as_view(url="/admin/", permanent=True)),
     path("admin/", admin.site.urls),
 ]

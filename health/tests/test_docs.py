@@ -1,7 +1,9 @@
 """/docs and /openapi.json work with no network: every asset comes from the app."""
 
+import asyncio
 import re
 
+import httpx
 import pytest
 from drf_spectacular.validation import validate_schema
 
@@ -98,3 +100,18 @@ def test_the_chat_routes_are_documented(api) -> None:
     assert {"200", "400", "401", "403", "404", "429"} <= set(chat["responses"])
     assert set(paths["/api/{user_id}/conversations"]) == {"get"}
     assert set(paths["/api/{user_id}/conversations/{id}"]) == {"get", "delete"}
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
+def test_fifty_parallel_requests_on_a_fresh_server_get_one_answer(live_server_process, path: str) -> None:
+    server = live_server_process()
+
+    async def fetch_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            return await asyncio.gather(*(client.get(path) for _ in range(50)))
+
+    responses = asyncio.run(fetch_all())
+
+    assert [r.status_code for r in responses] == [200] * 50
+    assert len({r.content for r in responses}) == 1
+    assert "Traceback" not in server.stderr
