@@ -141,20 +141,32 @@ def spawn_server(
 
 @pytest.fixture
 def live_server_process(tmp_path: Path, transactional_db: None) -> Iterator[Callable[..., ServerProcess]]:
-    """Start `uvicorn todo_project.asgi:application` as SPEC.md gives it, in a
+    """Start `uvicorn todo_project.asgi:application` as SPEC.md gives it (or,
+    with image_process=True, the image's `python -m todo_project.serve`), in a
     working directory without a .env, on a free port. Call it with environment
     overrides; the server is stopped at the end of the test. The server commits
     to the test database, so the tables are emptied after the test."""
     servers: list[ServerProcess] = []
     database_url = database_url_for_tests()
 
-    def start(*, wait: bool = True, **overrides: str | None) -> ServerProcess:
+    def start(*, wait: bool = True, image_process: bool = False, **overrides: str | None) -> ServerProcess:
         port = free_port()
         env = server_environment(**{"DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), **overrides})
-        command = [sys.executable, "-m", "uvicorn", "todo_project.asgi:application", "--host", "127.0.0.1"]
-        server = spawn_server(
-            [*command, "--port", str(port)], cwd=tmp_path, env=env, port=port, log_dir=tmp_path, wait=wait
-        )
+        if image_process:
+            # The image's own process (todo_project.serve), on all interfaces.
+            command = [sys.executable, "-m", "todo_project.serve"]
+            env["PORT"] = str(port)
+        else:
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "todo_project.asgi:application",
+                "--host",
+                "127.0.0.1",
+            ]
+            command += ["--port", str(port)]
+        server = spawn_server(command, cwd=tmp_path, env=env, port=port, log_dir=tmp_path, wait=wait)
         servers.append(server)
         return server
 

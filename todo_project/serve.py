@@ -1,19 +1,67 @@
 """The image's server process: python -m todo_project.serve
 
 Runs the migrations first when RUN_MIGRATIONS=true, then uvicorn on PORT
-(8001). On SIGTERM it stops accepting, lets in-flight requests finish (25 s
-at most, inside Kubernetes' 30 s grace period), closes the database pool and
-exits 0. The plain uvicorn command re-raises the signal after a graceful
-shutdown, which ends the process with 143, and waits for requests without
-any limit."""
+(8001). On SIGTERM it stops accepting, answers every request that reached it
+before the signal, lets in-flight requests finish (25 s at most, inside
+Kubernetes' 30 s grace period), closes the database pool and exits 0. The
+plain uvicorn command re-raises the signal after a graceful shutdown, which
+ends the process with 143, waits for requests without any limit, and resets
+connections whose request it had not started yet."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import os
 import signal
+import socket
 import sys
 
+import uvicorn
+
 GRACEFUL_SHUTDOWN_SECONDS = 25
+# Time for the event loop to read what clients sent before the signal.
+READ_PENDING_SECONDS = 0.05
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, with a shutdown that loses no request.
+
+    uvicorn closes its listening socket, which resets the connections waiting
+    in the kernel's accept queue, and closes every connection whose request it
+    has not parsed yet, though the client's bytes may already be in the
+    socket. Both kinds of client sent their request before the signal; here
+    they are accepted and read first, so they get their answer."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        waiting = self._accept_waiting_connections()
+        for server in self.servers:
+            server.close()  # from here on, new connections are refused
+        loop = asyncio.get_running_loop()
+        protocol = functools.partial(
+            self.config.http_protocol_class,
+            config=self.config,
+            server_state=self.server_state,
+            app_state=self.lifespan.state,
+        )
+        for connection in waiting:
+            with contextlib.suppress(OSError):
+                await loop.connect_accepted_socket(protocol, connection)
+        await asyncio.sleep(READ_PENDING_SECONDS)
+        await super().shutdown(sockets)
+
+    def _accept_waiting_connections(self) -> list[socket.socket]:
+        waiting = []
+        for server in self.servers:
+            for listener in server.sockets:
+                # A duplicate of the listening socket reads the same accept queue.
+                with socket.socket(fileno=os.dup(listener.fileno())) as queue:
+                    queue.setblocking(False)
+                    with contextlib.suppress(BlockingIOError, InterruptedError):
+                        while True:
+                            waiting.append(queue.accept()[0])
+        return waiting
 
 
 def main() -> int:
@@ -33,8 +81,6 @@ def main() -> int:
         call_command("migrate", interactive=False)
         connections["default"].close_pool()  # the server opens its own at start-up
 
-    import uvicorn
-
     config = uvicorn.Config(
         "todo_project.asgi:application",
         host="0.0.0.0",  # noqa: S104 - a container listens on all its interfaces
@@ -42,7 +88,7 @@ def main() -> int:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         log_config=None,  # Django's LOGGING, already applied, covers uvicorn's loggers
     )
-    server = uvicorn.Server(config)
+    server = DrainingServer(config)
     # uvicorn re-raises the signal it shut down for once it is done; with
     # these handlers in place that is a no-op and the process exits 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
