@@ -15,10 +15,11 @@ from todo_project.fields import StrictBooleanField, StrictCharField
 
 
 def _iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with microseconds, as the list's SQL writes it."""
+    """ISO 8601 in UTC with microseconds, as the list's SQL writes it. (Not
+    strftime: its %Y does not pad years before 1000 to four digits.)"""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def task_body(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,13 +79,24 @@ class CompletionSerializer(serializers.Serializer):
 
 
 class TaskListQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=STATUSES, default="all")
+    """The list's query parameters (and their documentation)."""
+
+    status = serializers.ChoiceField(choices=STATUSES, default="all", help_text="Default all.")
     # An empty filter (?search=) means no filter.
     priority = serializers.ChoiceField(choices=Priority.choices, required=False, allow_blank=True)
-    tag = StrictCharField(max_length=TAG_MAX_LENGTH, required=False, allow_blank=True)
-    search = StrictCharField(max_length=200, required=False, allow_blank=True)
+    tag = StrictCharField(
+        max_length=TAG_MAX_LENGTH, required=False, allow_blank=True, help_text="Tasks carrying this tag."
+    )
+    search = StrictCharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Case-insensitive, in title and description.",
+    )
     sort = serializers.ChoiceField(
-        choices=[*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)], default="-created"
+        choices=[*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)],
+        default="-created",
+        help_text="A leading - sorts descending; tasks without a due date come last. Default -created.",
     )
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=MAX_LIMIT)
     offset = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)

@@ -21,20 +21,18 @@ from todo_project.schema import USER_ID_PARAMETER as USER_ID
 from todo_project.schema import error_responses
 
 TASK_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The task id.")
+# The list's query parameters are declared by the serializer that checks
+# them, so the schema carries their bounds and choices.
 LIST_PARAMETERS = [
     USER_ID,
-    OpenApiParameter("status", OpenApiTypes.STR, enum=list(services.STATUSES), description="Default all."),
-    OpenApiParameter("priority", OpenApiTypes.STR, enum=["low", "medium", "high"]),
-    OpenApiParameter("tag", OpenApiTypes.STR, description="Tasks carrying this tag."),
-    OpenApiParameter("search", OpenApiTypes.STR, description="Case-insensitive, in title and description."),
+    TaskListQuerySerializer,
     OpenApiParameter(
-        "sort",
-        OpenApiTypes.STR,
-        enum=[*services.SORT_KEYS, *(f"-{key}" for key in services.SORT_KEYS)],
-        description="A leading - sorts descending; tasks without a due date come last. Default -created.",
+        "X-Total-Count",
+        OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        response=[200],
+        description="The matches before limit and offset.",
     ),
-    OpenApiParameter("limit", OpenApiTypes.INT, description="1..1000, default 1000."),
-    OpenApiParameter("offset", OpenApiTypes.INT, description="Default 0."),
 ]
 TASK_ERRORS = error_responses(
     400, 401, 403, 404, 413, 415, s404="Task not found (not_found), also for another user's task."
@@ -132,7 +130,8 @@ class TaskViewSet(viewsets.ViewSet):
     )
     @action(detail=True, methods=["patch"])
     def complete(self, request: Request, user_id: str, id: str) -> Response:
-        data = _valid(CompletionSerializer(data=request.data if request.data is not None else {}))
+        # No body is {} here (a toggle); a JSON null is not an object and is refused.
+        data = _valid(CompletionSerializer(data=request.data))
         task = services.set_task_completion(
             owner=request.user, task_id=int(id), completed=data.get("completed")
         )

@@ -6,9 +6,10 @@ import threading
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework import serializers
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -95,7 +96,20 @@ def add_probes(result: dict[str, Any], generator: Any, request: Any, public: boo
     return result
 
 
-class SchemaView(SpectacularJSONAPIView):
+class _ReadOnlyDocument:
+    """GET and HEAD only; other methods get the API's JSON 405 (OPTIONS
+    included: a CORS preflight is answered before any view)."""
+
+    http_method_names = ["get", "head"]
+    request: Request
+
+    def get_renderers(self) -> list[BaseRenderer]:
+        if self.request.method in ("GET", "HEAD"):
+            return super().get_renderers()  # type: ignore[misc]
+        return [JSONRenderer()]
+
+
+class SchemaView(_ReadOnlyDocument, SpectacularJSONAPIView):
     """/openapi.json, generated once per process and then served from memory.
     drf-spectacular's generator keeps state in module globals and fails when
     two threads run it at once; the schema cannot change while the process
@@ -112,13 +126,14 @@ class SchemaView(SpectacularJSONAPIView):
         return Response(SchemaView._schema, headers=headers)
 
 
-class DocsView(SpectacularSwaggerView):
+class DocsView(_ReadOnlyDocument, SpectacularSwaggerView):
     """/docs. The API authenticates with bearer tokens, not cookies, so the
     page carries no CSRF token (Swagger UI's template would put a new one in
     every answer)."""
 
     url_name = "openapi"
 
+    @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().get(request, *args, **kwargs)
         response.data["csrf_token"] = ""

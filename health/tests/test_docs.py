@@ -115,3 +115,20 @@ def test_fifty_parallel_requests_on_a_fresh_server_get_one_answer(live_server_pr
     assert [r.status_code for r in responses] == [200] * 50
     assert len({r.content for r in responses}) == 1
     assert "Traceback" not in server.stderr
+
+
+@pytest.mark.parametrize("path", ["/docs", "/openapi.json"])
+@pytest.mark.parametrize("method", ["options", "post", "put", "patch", "delete"])
+def test_the_documents_answer_other_methods_with_a_json_405(api, path: str, method: str) -> None:
+    response = getattr(api, method)(path)
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_the_documents_are_not_operations_of_the_schema(api) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+
+    assert "/docs" not in paths
+    assert "/openapi.json" not in paths

@@ -241,6 +241,33 @@ def test_complete_with_a_bad_body_is_400(alice_api, alice: User, alices_task: Ta
     assert alices_task.completed is False
 
 
+def test_complete_with_a_json_null_body_is_400(alice_api, alice: User, alices_task: Task) -> None:
+    url = f"{task_url(alice, alices_task.pk)}/complete"
+
+    response = alice_api.patch(url, data="null", content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    alices_task.refresh_from_db()
+    assert alices_task.completed is False
+
+
+@pytest.mark.parametrize("year", [1, 305, 999, 1000, 2026, 9999])
+def test_every_year_comes_back_as_iso_8601_from_every_route(alice_api, alice: User, year: int) -> None:
+    due = f"{year:04d}-10-27T21:52:06Z"
+    expected = f"{year:04d}-10-27T21:52:06.000000Z"
+
+    created = alice_api.post(tasks_url(alice), {"title": "Old", "due_date": due}, format="json").json()
+    url = task_url(alice, created["id"])
+
+    assert created["due_date"] == expected
+    assert alice_api.get(url).json()["due_date"] == expected
+    assert alice_api.patch(url, {"title": "Older"}, format="json").json()["due_date"] == expected
+    assert alice_api.patch(f"{url}/complete").json()["due_date"] == expected
+    assert alice_api.get(tasks_url(alice)).json()[0]["due_date"] == expected
+    datetime.fromisoformat(expected)
+
+
 # --- delete ------------------------------------------------------------------------
 
 

@@ -1,0 +1,71 @@
+"""API fuzzing: schemathesis generates requests from the live server's
+/openapi.json (examples, boundary cases, random data and stateful sequences
+that follow the links it infers), authenticated as alice, and checks that no
+answer is a server error, breaks the schema or uses an undocumented status,
+and that none reaches bob's data. Deterministic, and bounded in time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from accounts.models import User
+from conftest import ROOT, auth_headers
+from tasks.models import Task
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHECKS = [
+    "not_a_server_error",
+    "response_schema_conformance",
+    "status_code_conformance",
+    "never_shows_another_users_data",
+]
+MAX_EXAMPLES = 150
+TIME_LIMIT_SECONDS = 170
+
+
+def test_generated_requests_find_no_failure(
+    live_server_process, alice: User, bob: User, tmp_path: Path
+) -> None:
+    bobs_tasks = [Task.objects.create(owner=bob, title=f"Bob's private task {n}") for n in range(3)]
+    before = list(Task.objects.filter(owner=bob).values_list("id", "title", "completed", "updated_at"))
+    server = live_server_process(AUTH_RATE_LIMIT="100000/minute", CHAT_RATE_LIMIT="100000/minute")
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        f'headers = {{ Authorization = "{auth_headers(alice)["Authorization"]}" }}\n'
+        "[parameters]\n"
+        f'"path.user_id" = "{alice.pk}"\n'
+    )
+    forbidden = [str(bob.pk), bob.email, *(task.title for task in bobs_tasks)]
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
+        f"{server.url}/openapi.json",
+        "--checks", ",".join(CHECKS),
+        "--max-examples", str(MAX_EXAMPLES),
+        "--generation-deterministic",
+        "--workers", "1",
+        "--request-timeout", "10",
+        "--no-color",
+    ]  # fmt: skip
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SCHEMATHESIS_HOOKS": "todo_project.tests.fuzz_checks",
+        "FUZZ_FORBIDDEN_TEXT": "\n".join(forbidden),
+    }
+
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=TIME_LIMIT_SECONDS, env=environment, cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
+    assert (
+        list(Task.objects.filter(owner=bob).values_list("id", "title", "completed", "updated_at")) == before
+    )
+    assert "Traceback" not in server.stderr
