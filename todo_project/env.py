@@ -165,6 +165,7 @@ def exit_on_configuration_error() -> Iterator[None]:
         raise SystemExit(2) from None
 
 
+CONNECT_TIMEOUT_SECONDS = 5
 _SSL_ALIASES = {"true": "require", "1": "require", "false": "disable", "0": "disable"}
 
 
@@ -192,6 +193,9 @@ def env_database(name: str, *, pool: dict[str, float]) -> dict:
     if ssl is not None and "sslmode" not in options:
         ssl = str(ssl).lower()
         options["sslmode"] = _SSL_ALIASES.get(ssl, ssl)
+    # A database that drops packets must not hold a connection attempt for
+    # the operating system's TCP timeout (minutes); the URL may set its own.
+    options.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
     options["pool"] = pool
     config["OPTIONS"] = options
     return config

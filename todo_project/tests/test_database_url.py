@@ -48,6 +48,13 @@ def test_the_pool_and_connection_rules_are_set(monkeypatch: pytest.MonkeyPatch) 
     assert config["CONN_HEALTH_CHECKS"] is True
 
 
+def test_a_connection_attempt_gives_up_after_five_seconds_unless_the_url_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert parse(monkeypatch, "postgres://u@h/db")["OPTIONS"]["connect_timeout"] == 5
+    assert parse(monkeypatch, "postgres://u@h/db?connect_timeout=2")["OPTIONS"]["connect_timeout"] == 2
+
+
 def test_a_percent_encoded_socket_directory_is_a_host(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parse(monkeypatch, "postgresql://postgres@%2Ftmp%2Fpg/todo")["HOST"] == "/tmp/pg"
 
