@@ -1,7 +1,7 @@
 """The ASGI application: uvicorn todo_project.asgi:application.
 
-Layers, outermost first: lifespan (database pool), probes (/health, /ready),
-request body limit, then Django."""
+Layers, outermost first: lifespan (database pool), request size limits,
+probes (/health, /ready), then Django."""
 
 import os
 
@@ -15,6 +15,6 @@ with exit_on_configuration_error():
     django_application = get_asgi_application()
 
 from health.asgi import ProbesMiddleware
-from todo_project.middleware import BodySizeLimitMiddleware, LifespanMiddleware
+from todo_project.middleware import LifespanMiddleware, RequestLimitsMiddleware
 
-application = LifespanMiddleware(ProbesMiddleware(BodySizeLimitMiddleware(django_application)))
+application = LifespanMiddleware(RequestLimitsMiddleware(ProbesMiddleware(django_application)))

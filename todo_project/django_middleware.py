@@ -9,12 +9,15 @@ here without a hop, and sessions, users and messages run only for the admin."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote_to_bytes
 
 from asgiref.sync import markcoroutinefunction
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+
+from todo_project.exceptions import error_body
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
@@ -28,11 +31,22 @@ SECURITY_HEADERS = {
 ADMIN_PREFIX = "/admin/"
 
 
+def query_string_is_utf8(query_string: str) -> bool:
+    """Whether the percent-decoded query string is UTF-8 (lone surrogates,
+    encoded as CESU-8, are not)."""
+    try:
+        unquote_to_bytes(query_string).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class SecurityMiddleware:
     """What Django's CommonMiddleware, SecurityMiddleware and
     XFrameOptionsMiddleware do with this project's settings: check the Host
     header against ALLOWED_HOSTS (a bad one is a 400) and set the security
-    headers. No HTTPS redirect: TLS ends at the ingress."""
+    headers. No HTTPS redirect: TLS ends at the ingress. A query string that
+    is not UTF-8 is a 400 too."""
 
     sync_capable = False
     async_capable = True
@@ -43,7 +57,12 @@ class SecurityMiddleware:
 
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
         request.get_host()  # raises DisallowedHost
-        response = await self.get_response(request)
+        if not query_string_is_utf8(request.META.get("QUERY_STRING", "")):
+            # Django would read it with replacement characters; say so instead.
+            body = error_body("The query string is not valid UTF-8.", "parse_error")
+            response: HttpResponseBase = JsonResponse(body, status=400)
+        else:
+            response = await self.get_response(request)
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)
         return response

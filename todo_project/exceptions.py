@@ -39,6 +39,15 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class HeadersTooLarge(exceptions.APIException):
+    status_code = 431
+    default_detail = "The request line and headers are larger than 16 KiB."
+    default_code = "headers_too_large"
+
+
+HEADERS_TOO_LARGE_DETAIL = str(HeadersTooLarge.default_detail)
+
+
 def error_body(detail: str, code: str, errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"detail": detail, "code": code}
     if errors is not None:

@@ -1,5 +1,5 @@
 """ASGI layers in front of Django: application lifespan (the database pool) and
-the request body limit. They run before Django's middleware stack, so they cost
+the request size limits. They run before Django's middleware stack, so they cost
 almost nothing per request."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
+from rest_framework.exceptions import APIException
 
-from todo_project.exceptions import PayloadTooLarge, error_body
+from todo_project.exceptions import HeadersTooLarge, PayloadTooLarge, error_body
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -88,23 +89,31 @@ class LifespanMiddleware:
                 return
 
 
-class BodySizeLimitMiddleware:
-    """Refuses request bodies over MAX_REQUEST_BODY_BYTES with 413 before
-    Django reads them: Django's ASGI handler would otherwise spool any size."""
+class RequestLimitsMiddleware:
+    """Refuses a request line and headers over MAX_REQUEST_HEAD_BYTES with 431,
+    and a body over MAX_REQUEST_BODY_BYTES with 413, before the app reads them:
+    Django's ASGI handler would otherwise spool a body of any size. (The
+    image's protocol refuses a large head even before it is buffered.)"""
 
-    def __init__(self, app: ASGIApp, limit: int | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, body_limit: int | None = None, head_limit: int | None = None) -> None:
         self.app = app
-        self.limit = limit if limit is not None else settings.MAX_REQUEST_BODY_BYTES
+        self.body_limit = body_limit if body_limit is not None else settings.MAX_REQUEST_BODY_BYTES
+        self.head_limit = head_limit if head_limit is not None else settings.MAX_REQUEST_HEAD_BYTES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        head_size = len(scope["raw_path"] or b"") + len(scope["query_string"])
+        head_size += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        if head_size > self.head_limit:
+            await self._refuse(send, HeadersTooLarge)
+            return
         content_length = _content_length(scope)
         if content_length is not None:
             # The server holds the client to its declared length.
-            if content_length > self.limit:
-                await self._refuse(send)
+            if content_length > self.body_limit:
+                await self._refuse(send, PayloadTooLarge)
             else:
                 await self.app(scope, receive, send)
             return
@@ -118,8 +127,8 @@ class BodySizeLimitMiddleware:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._refuse(send)
+            if size > self.body_limit:
+                await self._refuse(send, PayloadTooLarge)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -136,11 +145,11 @@ class BodySizeLimitMiddleware:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(send: Send) -> None:
+    async def _refuse(send: Send, error: type[APIException]) -> None:
         await send_json(
             send,
-            PayloadTooLarge.status_code,
-            error_body(str(PayloadTooLarge.default_detail), PayloadTooLarge.default_code),
+            error.status_code,
+            error_body(str(error.default_detail), error.default_code),
             headers=[(b"connection", b"close")],
         )
 

@@ -81,12 +81,15 @@ def main() -> int:
         call_command("migrate", interactive=False)
         connections["default"].close_pool()  # the server opens its own at start-up
 
+    from todo_project.protocol import LimitedHttpToolsProtocol
+
     config = uvicorn.Config(
         "todo_project.asgi:application",
         host="0.0.0.0",  # noqa: S104 - a container listens on all its interfaces
         port=settings.PORT,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         log_config=None,  # Django's LOGGING, already applied, covers uvicorn's loggers
+        http=LimitedHttpToolsProtocol,
     )
     server = DrainingServer(config)
     # uvicorn re-raises the signal it shut down for once it is done; with

@@ -106,9 +106,12 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # assets with or without a collectstatic step.
 SERVESTATIC_USE_FINDERS = True
 
-# One limit for every body; the ASGI layer in todo_project/middleware.py
-# enforces it before Django reads the request.
+# One limit for every body, one for the request line and headers; the ASGI
+# layer in todo_project/middleware.py enforces both before Django reads the
+# request, and the image's HTTP protocol (todo_project/protocol.py) refuses an
+# oversized head before buffering it.
 MAX_REQUEST_BODY_BYTES = 1024 * 1024
+MAX_REQUEST_HEAD_BYTES = 16 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
 SESSION_COOKIE_HTTPONLY = True
@@ -178,7 +181,7 @@ CORS_PREFLIGHT_MAX_AGE = 86400
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["todo_project.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.BearerAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,

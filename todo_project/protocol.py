@@ -1,0 +1,120 @@
+"""uvicorn's HTTP protocol (httptools), with limits a public server needs.
+
+uvicorn buffers a request's line and headers without a limit (a 30 MB header
+took the process near its memory limit) and waits for them, and for the body,
+without a deadline (slow clients could hold connections for minutes). Here:
+- the request line and headers together may be MAX_REQUEST_HEAD_BYTES: past
+  that the client gets 431 and the connection closes, before more is buffered;
+- the head must arrive within HEAD_TIMEOUT_SECONDS (else 408 and close), the
+  body within BODY_TIMEOUT_SECONDS of the head (else the connection closes).
+The image's server process (todo_project.serve) runs with this protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from django.conf import settings
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from todo_project.exceptions import HEADERS_TOO_LARGE_DETAIL, error_body
+
+HEAD_TIMEOUT_SECONDS = 10.0
+BODY_TIMEOUT_SECONDS = 30.0
+# After refusing a request, what the client still sends is read and dropped
+# for this long, so it can finish sending and read the answer (closing with
+# unread data would reset the connection and lose the answer).
+LINGER_SECONDS = 2.0
+
+
+def _error_response(status: int, reason: str, detail: str, code: str) -> bytes:
+    body = json.dumps(error_body(detail, code), separators=(",", ":")).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+HEADERS_TOO_LARGE = _error_response(
+    431, "Request Header Fields Too Large", HEADERS_TOO_LARGE_DETAIL, "headers_too_large"
+)
+REQUEST_TIMEOUT = _error_response(
+    408, "Request Timeout", "The request did not arrive in time.", "request_timeout"
+)
+
+
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_bytes = 0
+        self._in_head = False
+        self._deadline: asyncio.TimerHandle | None = None
+        self._refused = False
+        # A connection that never sends a byte is closed too.
+        self._set_deadline(HEAD_TIMEOUT_SECONDS, self._head_timed_out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_deadline()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # the rest of a refused request: dropped unread
+        super().data_received(data)
+        if self._in_head and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > settings.MAX_REQUEST_HEAD_BYTES:
+                self._refuse(HEADERS_TOO_LARGE)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        self._in_head = True
+        self._set_deadline(HEAD_TIMEOUT_SECONDS, self._head_timed_out)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._set_deadline(BODY_TIMEOUT_SECONDS, self._body_timed_out)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._cancel_deadline()
+        super().on_message_complete()
+
+    def _set_deadline(self, seconds: float, callback: object) -> None:
+        self._cancel_deadline()
+        self._deadline = self.loop.call_later(seconds, callback)
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _head_timed_out(self) -> None:
+        if self._in_head:
+            self._refuse(REQUEST_TIMEOUT)
+        else:
+            self.transport.close()
+
+    def _body_timed_out(self) -> None:
+        # The application is reading the body: closing tells it the client is gone.
+        self.logger.warning("Closed a connection whose request body did not arrive in time.")
+        self.transport.close()
+
+    def eof_received(self) -> bool | None:
+        if self._refused:
+            self.transport.close()
+        return super().eof_received()
+
+    def _refuse(self, response: bytes) -> None:
+        self._in_head = False
+        if self.transport.is_closing():
+            return
+        self._refused = True
+        self.transport.write(response)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._set_deadline(LINGER_SECONDS, self.transport.close)
