@@ -6,6 +6,7 @@ DRF's test client; `live_server_process` runs the real uvicorn server."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -22,8 +23,16 @@ from rest_framework.test import APIClient
 
 from accounts.auth import issue_token
 from accounts.models import User
+from chat.tests.fake_llm import FakeChatCompletions
 
 ROOT = Path(__file__).resolve().parent
+
+# Every server the suite starts writes its output here; at the end of the
+# session all of it is searched for credentials (no_credential_in_any_server_log).
+SERVER_LOGS: list[Path] = []
+# Passwords the tests use, and a database password put in one server's URL.
+TEST_PASSWORDS = ["correct-horse-battery", "another-staple-battery", "violet-ladder-42"]
+DATABASE_PASSWORD = "db-password-never-logged"
 
 
 @pytest.fixture
@@ -130,6 +139,7 @@ def spawn_server(
     `wait`, return once /health answers on `port`."""
     stdout_path = log_dir / f"server-{port}.out"
     stderr_path = log_dir / f"server-{port}.err"
+    SERVER_LOGS.extend([stdout_path, stderr_path])
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=stdout_path.open("w"), stderr=stderr_path.open("w"), text=True
     )
@@ -188,6 +198,13 @@ def _wait_until_serving(server: ServerProcess, timeout: float = 20) -> None:
     pytest.fail("server did not start in time")
 
 
+@pytest.fixture
+def fake_llm() -> Iterator[FakeChatCompletions]:
+    """A chat-completions server on loopback for the providers to talk to."""
+    with FakeChatCompletions() as fake:
+        yield fake
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings) -> None:
     """Production hashes with Django's default (PBKDF2); tests need speed, not strength."""
@@ -198,3 +215,26 @@ def fast_password_hasher(settings) -> None:
 def empty_cache() -> None:
     """Throttle counters live in the cache; each test starts with none."""
     cache.clear()
+
+
+def credentials_in(text: str) -> list[str]:
+    """The credentials found in a log: the test run's secrets, passwords and
+    provider keys, and anything shaped like a JWT."""
+    from chat.tests.conftest import GROQ_KEY, OPENROUTER_KEY
+
+    secrets = [os.environ["BETTER_AUTH_SECRET"], GROQ_KEY, OPENROUTER_KEY, DATABASE_PASSWORD, *TEST_PASSWORDS]
+    found = [secret for secret in secrets if secret in text]
+    found += re.findall(r"eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]+", text)
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_credential_in_any_server_log() -> Iterator[None]:
+    """After every server of the session has run: no credential in any line they wrote."""
+    yield
+    leaks = {
+        str(path): found
+        for path in SERVER_LOGS
+        if path.exists() and (found := credentials_in(path.read_text(errors="replace")))
+    }
+    assert not leaks, f"credentials in server logs: {leaks}"

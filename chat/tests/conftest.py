@@ -1,17 +1,9 @@
-from collections.abc import Iterator
-
 import pytest
 
 from chat.tests.fake_llm import FakeChatCompletions
 
 GROQ_KEY = "gsk_test_key_0123456789abcdefghij"
 OPENROUTER_KEY = "sk-or-v1-test-key-0123456789abcdef"
-
-
-@pytest.fixture
-def fake_llm() -> Iterator[FakeChatCompletions]:
-    with FakeChatCompletions() as fake:
-        yield fake
 
 
 @pytest.fixture(params=["GROQ", "OPENROUTER"])

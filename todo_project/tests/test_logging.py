@@ -6,6 +6,8 @@ import logging
 import httpx
 import pytest
 
+from chat.tests.conftest import GROQ_KEY
+from conftest import DATABASE_PASSWORD, auth_headers, credentials_in, database_url_for_tests, free_port
 from todo_project.log import REDACTED, RedactingFilter, redact
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
@@ -106,3 +108,45 @@ def test_json_log_format_writes_one_object_per_line(live_server_process) -> None
     assert "Application startup complete." in messages
     assert any('"GET /health HTTP/1.1" 200' in message for message in messages)
     assert {"time", "level", "logger", "message"} <= set(entries[0])
+
+
+def test_no_database_password_or_provider_key_reaches_the_logs_even_at_debug(
+    live_server_process, alice, fake_llm
+) -> None:
+    with_password = database_url_for_tests().replace(
+        "postgresql://postgres", f"postgresql://postgres:{DATABASE_PASSWORD}"
+    )
+    fake_llm.error(500, message=f"echo {GROQ_KEY}").error(500, message=f"echo {GROQ_KEY}")
+    fake_llm.error(401, message=f"bad key {GROQ_KEY}")
+    server = live_server_process(
+        LOG_LEVEL="DEBUG",
+        DATABASE_URL=with_password,
+        LLM_PROVIDER="GROQ",
+        GROQ_API_KEY=GROQ_KEY,
+        GROQ_BASE_URL=fake_llm.url,
+    )
+    unreachable = live_server_process(
+        LOG_LEVEL="DEBUG",
+        DATABASE_URL=f"postgresql://postgres:{DATABASE_PASSWORD}@127.0.0.1:{free_port()}/todo",
+        DB_POOL_TIMEOUT="1",
+    )
+
+    chat = httpx.post(
+        f"{server.url}/api/{alice.pk}/chat",
+        json={"message": "Hello"},
+        headers=auth_headers(alice),
+        timeout=20,
+    )
+    ready = httpx.get(f"{unreachable.url}/ready", timeout=10)
+    signin = httpx.post(
+        f"{unreachable.url}/api/auth/signin",
+        json={"email": "alice@example.com", "password": "correct-horse-battery"},
+        timeout=10,
+    )
+    server.stop()
+    unreachable.stop()
+
+    assert (chat.status_code, ready.status_code, signin.status_code) == (200, 503, 503)
+    logs = server.stdout + server.stderr + unreachable.stdout + unreachable.stderr
+    assert "failed (attempt 1): HTTP 500" in logs
+    assert credentials_in(logs) == []
