@@ -14,7 +14,8 @@ COPY requirements.txt .
 # Every dependency ships a musllinux wheel for 3.13: no compiler, in this
 # stage or the final one. --only-binary makes a missing wheel fail the build.
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --only-binary=:all: -r requirements.txt
+    && /opt/venv/bin/pip install --only-binary=:all: -r requirements.txt \
+    && /opt/venv/bin/pip uninstall --yes --quiet pip
 
 COPY . .
 # collectstatic loads the settings, which need these variables; the values
@@ -28,11 +29,16 @@ RUN DATABASE_URL=postgresql://build@localhost/build \
 # --- final: the virtualenv, the app, a non-root user --------------------------
 FROM python:3.13-alpine
 
+# FORWARDED_ALLOW_IPS: no proxy is trusted for X-Forwarded-For unless the
+# deployment says so (uvicorn alone would trust 127.0.0.1).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PATH=/opt/venv/bin:$PATH
+    PATH=/opt/venv/bin:$PATH \
+    FORWARDED_ALLOW_IPS=""
 
-RUN addgroup -S -g 1001 appuser \
+# No installer in the running image: nothing can be added to it at run time.
+RUN python -m pip uninstall --yes --quiet pip \
+    && addgroup -S -g 1001 appuser \
     && adduser -S -D -H -u 1001 -G appuser -h /app -s /sbin/nologin appuser
 
 WORKDIR /app

@@ -4,6 +4,11 @@ Tokens are HMAC-signed with BETTER_AUTH_SECRET (JWT_ALGORITHM). While
 BETTER_AUTH_SECRET_PREVIOUS is set, tokens signed with it verify too, so the
 secret can rotate without signing everyone out. simplejwt verifies against a
 single key, so this small backend uses PyJWT directly.
+
+Every token needs iat and exp, may live at most JWT_EXPIRATION_DAYS, and may
+be at most MAX_TOKEN_BYTES long (refused before any decoding). Ours carry the
+user's token version ("ver"); a new password or "sign out everywhere" moves
+the version on and so ends them all.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.conf import settings
+from django.db.models import Q, QuerySet
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -27,6 +33,8 @@ if TYPE_CHECKING:  # rest_framework.views imports this module through its settin
 
 # Better Auth puts the user id in user_id or id where we use sub.
 SUBJECT_CLAIMS = ("sub", "user_id", "id")
+ISSUER = "todo-backend"
+MAX_TOKEN_BYTES = 8 * 1024
 
 
 @dataclass(frozen=True)
@@ -35,10 +43,26 @@ class IssuedToken:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a verified token says about its holder."""
+
+    user_id: uuid.UUID
+    issued_at: datetime
+    version: int | None  # None for tokens made elsewhere
+
+
 def issue_token(user: User) -> IssuedToken:
     issued_at = datetime.now(UTC).replace(microsecond=0)
     expires_at = issued_at + timedelta(days=settings.JWT_EXPIRATION_DAYS)
-    claims = {"sub": str(user.pk), "email": user.email, "iat": issued_at, "exp": expires_at}
+    claims = {
+        "sub": str(user.pk),
+        "email": user.email,
+        "iat": issued_at,
+        "exp": expires_at,
+        "iss": ISSUER,
+        "ver": user.token_version,
+    }
     token = jwt.encode(claims, settings.BETTER_AUTH_SECRET, algorithm=settings.JWT_ALGORITHM)
     return IssuedToken(token=token, expires_at=expires_at)
 
@@ -63,7 +87,26 @@ def decode_token(token: str) -> dict[str, Any]:
 
 
 def _decode(token: str, key: str) -> dict[str, Any]:
-    return jwt.decode(token, key, algorithms=[settings.JWT_ALGORITHM], options={"require": ["exp"]})
+    claims = jwt.decode(token, key, algorithms=[settings.JWT_ALGORITHM], options={"require": ["exp", "iat"]})
+    lifetime = claims["exp"] - claims["iat"]
+    if lifetime > settings.JWT_EXPIRATION_DAYS * 86400:
+        raise jwt.InvalidTokenError("lives longer than JWT_EXPIRATION_DAYS")
+    return claims
+
+
+def verify_token(token: str) -> TokenClaims:
+    """The claims of a token that verifies, else jwt.InvalidTokenError or ValueError."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise ValueError("token too long")
+    claims = decode_token(token)
+    version = claims.get("ver")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise ValueError("ver is not an integer")
+    return TokenClaims(
+        user_id=user_id_from_claims(claims),
+        issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+        version=version,
+    )
 
 
 def user_id_from_claims(claims: dict[str, Any]) -> uuid.UUID:
@@ -72,6 +115,17 @@ def user_id_from_claims(claims: dict[str, Any]) -> uuid.UUID:
         if value:
             return uuid.UUID(str(value))
     raise ValueError("no subject claim")
+
+
+def token_holder(claims: TokenClaims) -> QuerySet[User]:
+    """The active user a verified token still speaks for (none when the user
+    is gone, deactivated, or has ended the token): the one place of that rule."""
+    users = User.objects.filter(pk=claims.user_id, is_active=True)
+    if claims.version is not None:
+        return users.filter(token_version=claims.version)
+    # A token made elsewhere ends with the revocation; iat has whole seconds.
+    revoked_before = claims.issued_at + timedelta(seconds=1)
+    return users.filter(Q(tokens_revoked_at__isnull=True) | Q(tokens_revoked_at__lt=revoked_before))
 
 
 def invalid_token() -> exceptions.AuthenticationFailed:
@@ -95,12 +149,12 @@ class BearerAuthentication(BaseAuthentication):
             raise invalid_token()
         try:
             text = token.decode("ascii")
-            user_id = user_id_from_claims(decode_token(text))
-        except (UnicodeDecodeError, jwt.InvalidTokenError, ValueError):
+            claims = verify_token(text)
+        except (UnicodeDecodeError, jwt.InvalidTokenError, ValueError, OverflowError):
             raise invalid_token() from None
         try:
             # get(), not first(): one row by primary key, no ORDER BY.
-            user = User.objects.get(pk=user_id, is_active=True)
+            user = token_holder(claims).get()
         except User.DoesNotExist:
             raise invalid_token() from None
         return user, text

@@ -2,7 +2,7 @@ from django.contrib.auth.password_validation import MinimumLengthValidator, vali
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from accounts.models import User, normalize_email
+from accounts.models import EMAIL_MAX_LENGTH, User, normalize_email
 from todo_project.fields import StrictCharField
 
 
@@ -16,8 +16,20 @@ class UserSerializer(serializers.Serializer):
 PASSWORD_MIN_LENGTH = 8
 
 
+class EmailField(serializers.EmailField):
+    """An email in its stored form (NFKC, lower-case). The validators (format,
+    at most 254 characters) check that form: lower-casing can lengthen text,
+    "İ" becomes two characters."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_length=EMAIL_MAX_LENGTH, **kwargs)
+
+    def to_internal_value(self, data: object) -> str:
+        return normalize_email(super().to_internal_value(data))
+
+
 class SignupSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = EmailField()
     # Too short is said the way Django's validator says it, whichever check sees it first.
     password = StrictCharField(
         min_length=PASSWORD_MIN_LENGTH,
@@ -27,9 +39,6 @@ class SignupSerializer(serializers.Serializer):
         error_messages={"min_length": MinimumLengthValidator(PASSWORD_MIN_LENGTH).get_error_message()},
     )
     name = StrictCharField(min_length=1, max_length=100)
-
-    def validate_email(self, value: str) -> str:
-        return normalize_email(value)
 
     def validate(self, attrs: dict) -> dict:
         # Django's validators: too short, too common, all digits, too like the email or name.
@@ -42,7 +51,7 @@ class SignupSerializer(serializers.Serializer):
 
 
 class SigninSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = EmailField()
     password = StrictCharField(max_length=128, trim_whitespace=False, write_only=True)
 
 

@@ -7,10 +7,10 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.auth import issue_token
-from accounts.models import User
+from accounts.models import User, email_key
 from accounts.serializers import AuthTokenSerializer, SigninSerializer, SignupSerializer, UserSerializer
 from todo_project.schema import error_responses
-from todo_project.throttling import AuthRateThrottle
+from todo_project.throttling import AuthRateThrottle, check_failed_signins, record_failed_signin
 
 
 class InvalidCredentials(exceptions.APIException):
@@ -66,8 +66,11 @@ class SigninView(AuthEntryView):
     def post(self, request: Request) -> Response:
         serializer = SigninSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        account = email_key(serializer.validated_data["email"])
+        check_failed_signins(request, account)
         user = services.authenticate_user(**serializer.validated_data)
         if user is None:
+            record_failed_signin(request, account)
             raise InvalidCredentials()
         return token_response(user, status.HTTP_200_OK)
 
@@ -78,3 +81,16 @@ class MeView(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)
+
+
+class SignOutAllView(APIView):
+    @extend_schema(
+        operation_id="auth_signout_all",
+        tags=["auth"],
+        request=None,
+        responses={204: None, **error_responses(401)},
+        description="Ends every token issued to the user so far, this one included.",
+    )
+    def post(self, request: Request) -> Response:
+        services.sign_out_everywhere(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -187,6 +187,8 @@ class _LocalAgent:
         if not words:
             return f"Which task do you mean? {HELP}"
         tasks = self._run("list_tasks", {"status": "all", "search": words[0]})
+        if isinstance(tasks, dict):  # {"error": ...}: the words were no valid search
+            return _describe_one("list_tasks", tasks)
         matches = [t for t in tasks if all(word in t["title"].lower() for word in words)]
         if action == self.complete and len(matches) > 1:
             matches = [t for t in matches if not t["completed"]] or matches

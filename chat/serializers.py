@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from chat.services import MAX_OFFSET, MAX_PAGE_LIMIT, PAGE_LIMIT
 from todo_project.fields import StrictCharField
 
 MESSAGE_MAX_LENGTH = 2000
@@ -16,6 +17,10 @@ class ToolCallSerializer(serializers.Serializer):
     tool = serializers.CharField()
     arguments = serializers.DictField()
     result = serializers.JSONField()
+    result_count = serializers.IntegerField(
+        required=False,
+        help_text="Present when a list result was cut to its first items: the full count.",
+    )
 
 
 class _MessageFieldsSerializer(serializers.Serializer):
@@ -58,4 +63,12 @@ class ConversationSummarySerializer(ConversationSerializer):
 
 
 class ConversationDetailSerializer(ConversationSerializer):
-    messages = MessageSerializer(many=True)
+    # A page of the messages (chat.services.list_messages), set by the view.
+    messages = MessageSerializer(many=True, source="messages_page")
+
+
+class PageQuerySerializer(serializers.Serializer):
+    """limit and offset of the conversation routes."""
+
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_LIMIT, default=PAGE_LIMIT)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.utils import timezone
 from rest_framework import exceptions
 
 from accounts.models import User
 from chat.agent import run_agent
 from chat.models import TITLE_MAX_LENGTH, Conversation, Message, Role
+from todo_project.paging import total_matches
 
 
 class ConversationNotFound(exceptions.NotFound):
@@ -28,6 +29,21 @@ class ChatTurn:
     fallback: bool
 
 
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+
+
+# Conversations and their messages come a page at a time.
+PAGE_LIMIT = 50
+MAX_PAGE_LIMIT = 100
+MAX_OFFSET = 10_000
+# A tool's list result is stored (and answered) with this many items at most,
+# plus the full count: the tasks themselves hold the full data.
+STORED_LIST_ITEMS = 20
+
+
 def get_conversation(*, owner: User, conversation_id: int) -> Conversation:
     if not 0 < conversation_id <= 2**63 - 1:
         raise ConversationNotFound()
@@ -37,12 +53,23 @@ def get_conversation(*, owner: User, conversation_id: int) -> Conversation:
     return conversation
 
 
-def list_conversations(*, owner: User) -> QuerySet[Conversation]:
-    return (
-        Conversation.objects.for_user(owner)
-        .annotate(message_count=Count("messages"))
-        .order_by("-updated_at", "-id")
+def list_conversations(*, owner: User, limit: int = PAGE_LIMIT, offset: int = 0) -> Page:
+    """A page of the owner's conversations, newest first, with their message counts."""
+    conversations = Conversation.objects.for_user(owner)
+    page = list(
+        conversations.order_by("-updated_at", "-id")[offset : offset + limit].annotate(
+            message_count=Count("messages")
+        )
     )
+    return Page(page, total_matches(conversations, len(page), limit=limit, offset=offset))
+
+
+def list_messages(*, conversation: Conversation, limit: int = PAGE_LIMIT, offset: int = 0) -> Page:
+    """The conversation's newest `limit` messages after skipping the newest
+    `offset`, in time order."""
+    messages = conversation.messages.all()
+    newest_first = list(messages.order_by("-created_at", "-id")[offset : offset + limit])
+    return Page(newest_first[::-1], total_matches(messages, len(newest_first), limit=limit, offset=offset))
 
 
 def delete_conversation(*, owner: User, conversation_id: int) -> None:
@@ -63,8 +90,17 @@ def chat(*, owner: User, message: str, conversation_id: int | None = None) -> Ch
 
     reply = run_agent(user=owner, history=history, message=message)
 
-    assistant = _add_message(conversation, Role.ASSISTANT, reply.content, reply.tool_calls)
+    stored_calls = [_bounded(record) for record in reply.tool_calls]
+    assistant = _add_message(conversation, Role.ASSISTANT, reply.content, stored_calls)
     return ChatTurn(conversation=conversation, reply=assistant, fallback=reply.fallback)
+
+
+def _bounded(record: dict[str, Any]) -> dict[str, Any]:
+    """A tool call as stored: a long list result keeps its first items and its count."""
+    result = record["result"]
+    if isinstance(result, list) and len(result) > STORED_LIST_ITEMS:
+        return {**record, "result": result[:STORED_LIST_ITEMS], "result_count": len(result)}
+    return record
 
 
 def _history(conversation: Conversation) -> list[dict[str, str]]:

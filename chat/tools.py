@@ -166,6 +166,8 @@ def run_tool(user: User, name: str, arguments: dict[str, Any] | None) -> Any:
         return {"error": str(exc)}
     except services.TaskNotFound:
         return {"error": f"Task {arguments.get('task_id')} not found; list_tasks shows the ids."}
+    except services.TaskLimitReached as exc:
+        return {"error": str(exc.detail)}
     except DjangoValidationError as exc:
         return {
             "error": _describe(exc.message_dict if hasattr(exc, "error_dict") else {"value": exc.messages})

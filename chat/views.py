@@ -13,6 +13,7 @@ from chat.serializers import (
     ChatResponseSerializer,
     ConversationDetailSerializer,
     ConversationSummarySerializer,
+    PageQuerySerializer,
 )
 from todo_project.schema import USER_ID_PARAMETER as USER_ID
 from todo_project.schema import error_responses
@@ -22,6 +23,12 @@ CONVERSATION_ID = OpenApiParameter(
     "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The conversation id."
 )
 NOT_FOUND = "Conversation not found (not_found), also for another user's."
+
+
+def total_count_header(what: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        "X-Total-Count", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[200], description=what
+    )
 
 
 class ChatView(APIView):
@@ -63,14 +70,27 @@ class ChatView(APIView):
     list=extend_schema(
         operation_id="conversations_list",
         tags=["chat"],
-        parameters=[USER_ID],
-        responses={200: ConversationSummarySerializer(many=True), **error_responses(401, 403)},
+        parameters=[USER_ID, PageQuerySerializer, total_count_header("All the user's conversations.")],
+        description="Newest first, a page at a time.",
+        responses={200: ConversationSummarySerializer(many=True), **error_responses(400, 401, 403)},
     ),
     retrieve=extend_schema(
         operation_id="conversations_retrieve",
         tags=["chat"],
-        parameters=[USER_ID, CONVERSATION_ID],
-        responses={200: ConversationDetailSerializer, **error_responses(401, 403, 404, s404=NOT_FOUND)},
+        parameters=[
+            USER_ID,
+            CONVERSATION_ID,
+            PageQuerySerializer,
+            total_count_header("All the conversation's messages."),
+        ],
+        description=(
+            "The conversation with its newest `limit` messages (after skipping the newest `offset`), "
+            "in time order."
+        ),
+        responses={
+            200: ConversationDetailSerializer,
+            **error_responses(400, 401, 403, 404, s404=NOT_FOUND),
+        },
     ),
     destroy=extend_schema(
         operation_id="conversations_destroy",
@@ -85,13 +105,24 @@ class ConversationViewSet(viewsets.ViewSet):
     lookup_value_regex = "[0-9]+"
 
     def list(self, request: Request, user_id: str) -> Response:
-        conversations = services.list_conversations(owner=request.user)
-        return Response(ConversationSummarySerializer(conversations, many=True).data)
+        page = services.list_conversations(owner=request.user, **_page_query(request))
+        body = ConversationSummarySerializer(page.items, many=True).data
+        return Response(body, headers={"X-Total-Count": str(page.total)})
 
     def retrieve(self, request: Request, user_id: str, id: str) -> Response:
+        paging = _page_query(request)
         conversation = services.get_conversation(owner=request.user, conversation_id=int(id))
-        return Response(ConversationDetailSerializer(conversation).data)
+        page = services.list_messages(conversation=conversation, **paging)
+        conversation.messages_page = page.items
+        body = ConversationDetailSerializer(conversation).data
+        return Response(body, headers={"X-Total-Count": str(page.total)})
 
     def destroy(self, request: Request, user_id: str, id: str) -> Response:
         services.delete_conversation(owner=request.user, conversation_id=int(id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _page_query(request: Request) -> dict[str, int]:
+    query = PageQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)

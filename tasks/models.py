@@ -4,9 +4,11 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MinLengthValidator, ProhibitNullCharactersValidator
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Lower, Upper
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -61,8 +63,15 @@ class Task(models.Model):
         indexes = [
             # The list: one owner's tasks, newest first.
             models.Index(fields=["owner", "-created_at", "-id"], name="tasks_owner_created_idx"),
+            # sort=title and -title: the list's ordering, read from the index.
+            models.Index(F("owner"), Lower("title"), F("id"), name="tasks_owner_title_idx"),
             # The tag filter: tags @> ARRAY['work'].
             GinIndex(fields=["tags"], name="tasks_tags_gin_idx"),
+            # search: Django's icontains is UPPER(column::text) LIKE UPPER('%word%'),
+            # which trigram indexes on UPPER(column) serve (upper() takes text,
+            # so PostgreSQL stores the same cast in the index).
+            GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="tasks_title_trgm_idx"),
+            GinIndex(OpClass(Upper("description"), name="gin_trgm_ops"), name="tasks_description_trgm_idx"),
         ]
         constraints = [
             models.CheckConstraint(

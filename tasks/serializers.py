@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from tasks.models import DESCRIPTION_MAX_LENGTH, MAX_TAGS, TAG_MAX_LENGTH, TITLE_MAX_LENGTH, Priority, Task
@@ -99,4 +100,5 @@ class TaskListQuerySerializer(serializers.Serializer):
         help_text="A leading - sorts descending; tasks without a due date come last. Default -created.",
     )
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=MAX_LIMIT)
-    offset = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+    # No user has more tasks than this, so no request scans past it.
+    offset = serializers.IntegerField(min_value=0, max_value=settings.MAX_TASKS_PER_USER, default=0)

@@ -10,14 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, OrderBy, Q, QuerySet, TextField, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 
 from accounts.models import User
 from tasks.models import Priority, Task
+from todo_project.paging import total_matches
 
 # The columns behind a task's body (tasks.serializers.task_body).
 TASK_FIELDS = (
@@ -40,6 +42,16 @@ class TaskNotFound(exceptions.NotFound):
     default_detail = "Task not found"
 
 
+class TaskLimitReached(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "task_limit_reached"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"You have reached the limit of {settings.MAX_TASKS_PER_USER} tasks; delete some to add more."
+        )
+
+
 @dataclass(frozen=True)
 class TaskPage:
     rows: list[dict[str, Any]]
@@ -56,6 +68,7 @@ def create_task(
     due_date: datetime | None = None,
     completed: bool = False,
 ) -> Task:
+    """A new task, unless the owner already has MAX_TASKS_PER_USER."""
     task = Task(
         owner=owner,
         title=title.strip(),
@@ -66,7 +79,13 @@ def create_task(
         completed=completed,
     )
     _validate(task)
-    task.save()
+    with transaction.atomic():
+        # The owner's row lock makes one create wait for another, so two at
+        # once cannot both take the last place.
+        User.objects.select_for_update(no_key=True).filter(pk=owner.pk).exists()
+        if Task.objects.for_user(owner).count() >= settings.MAX_TASKS_PER_USER:
+            raise TaskLimitReached()
+        task.save()
     return task
 
 
@@ -137,7 +156,7 @@ def list_tasks(
     matches before paging."""
     tasks = _filtered(owner, status=status, priority=priority, tag=tag, search=search)
     rows = list(tasks.order_by(*_ordering(sort)).values(*TASK_FIELDS)[offset : offset + limit])
-    return TaskPage(rows=rows, total=_total(tasks, len(rows), limit=limit, offset=offset))
+    return TaskPage(rows=rows, total=total_matches(tasks, len(rows), limit=limit, offset=offset))
 
 
 @dataclass(frozen=True)
@@ -187,7 +206,7 @@ def list_tasks_json(
         .annotate(body=_TASK_JSON)
         .values_list("body", flat=True)[offset : offset + limit]
     )
-    total = _total(tasks, len(bodies), limit=limit, offset=offset)
+    total = total_matches(tasks, len(bodies), limit=limit, offset=offset)
     return TaskPageJSON(body="[" + ",".join(bodies) + "]", total=total)
 
 
@@ -206,13 +225,6 @@ def _filtered(
     if search:
         tasks = tasks.filter(Q(title__icontains=search) | Q(description__icontains=search))
     return tasks
-
-
-def _total(tasks: QuerySet[Task], page_length: int, *, limit: int, offset: int) -> int:
-    """The matches before paging, counted only when the page cannot tell."""
-    if page_length < limit and (page_length or offset == 0):
-        return offset + page_length
-    return tasks.count()
 
 
 def _ordering(sort: str) -> list[OrderBy | Any]:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import unquote_to_bytes
 
 from asgiref.sync import markcoroutinefunction
+from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -45,8 +46,8 @@ class SecurityMiddleware:
     """What Django's CommonMiddleware, SecurityMiddleware and
     XFrameOptionsMiddleware do with this project's settings: check the Host
     header against ALLOWED_HOSTS (a bad one is a 400) and set the security
-    headers. No HTTPS redirect: TLS ends at the ingress. A query string that
-    is not UTF-8 is a 400 too."""
+    headers (HSTS on HTTPS). No HTTPS redirect: TLS ends at the ingress. A
+    query string that is not UTF-8 is a 400 too."""
 
     sync_capable = False
     async_capable = True
@@ -65,6 +66,11 @@ class SecurityMiddleware:
             response = await self.get_response(request)
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)
+        if settings.SECURE_HSTS_SECONDS and request.is_secure():
+            hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+            if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+                hsts += "; includeSubDomains"
+            response.headers.setdefault("Strict-Transport-Security", hsts)
         return response
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -103,13 +104,16 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException | None:
     return None
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER. Unexpected exceptions return None so Django
-    logs them and answers with handler500 below."""
-    api_exc = _as_api_exception(exc)
-    if api_exc is None:
-        return None
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """An error as the API answers it."""
 
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def error_answer(api_exc: exceptions.APIException) -> ErrorAnswer:
     headers: dict[str, str] = {}
     auth_header = getattr(api_exc, "auth_header", None)
     if auth_header:
@@ -131,7 +135,23 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             body = error_body(str(api_exc.default_detail), code, flatten_errors(detail))
         else:
             body = error_body(str(detail), code)
-    return Response(body, status=api_exc.status_code, headers=headers)
+    return ErrorAnswer(api_exc.status_code, body, headers)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER. Unexpected exceptions return None so Django
+    logs them and answers with handler500 below."""
+    api_exc = _as_api_exception(exc)
+    if api_exc is None:
+        return None
+    answer = error_answer(api_exc)
+    return Response(answer.body, status=answer.status, headers=answer.headers)
+
+
+def error_response(api_exc: exceptions.APIException) -> JsonResponse:
+    """The same answer from a plain Django view."""
+    answer = error_answer(api_exc)
+    return JsonResponse(answer.body, status=answer.status, headers=answer.headers)
 
 
 # --- Django's own error views (handler400/403/404/500 and CSRF) ----------------

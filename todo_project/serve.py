@@ -90,6 +90,9 @@ def main() -> int:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         log_config=None,  # Django's LOGGING, already applied, covers uvicorn's loggers
         http=LimitedHttpToolsProtocol,
+        # X-Forwarded-For/-Proto only from these proxies (none by default).
+        forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
+        server_header=False,
     )
     server = DrainingServer(config)
     # uvicorn re-raises the signal it shut down for once it is done; with

@@ -34,22 +34,26 @@ load_dotenv(Path.cwd() / ".env", override=False)
 DEBUG = env_bool("DEBUG", False)
 BETTER_AUTH_SECRET = env_secret("BETTER_AUTH_SECRET", required=True)
 BETTER_AUTH_SECRET_PREVIOUS = env_secret("BETTER_AUTH_SECRET_PREVIOUS")
-# Derived rather than reused, so Django's signing key and the JWT key differ.
+# Django's own key signs the admin's sessions. Set DJANGO_SECRET_KEY in
+# production: otherwise it is derived from BETTER_AUTH_SECRET, which a
+# frontend may share. The previous key, while rotating, still verifies.
 SECRET_KEY = (
-    env_str("DJANGO_SECRET_KEY")
+    env_secret("DJANGO_SECRET_KEY")
     or hmac.new(BETTER_AUTH_SECRET.encode(), b"todo-backend django SECRET_KEY", hashlib.sha256).hexdigest()
 )
+SECRET_KEY_FALLBACKS = [key for key in [env_secret("DJANGO_SECRET_KEY_PREVIOUS")] if key]
 # Probes are answered before Django, so a strict list does not break them.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
 PORT = env_int("PORT", 8001, minimum=1, maximum=65535)
 RUN_MIGRATIONS = env_bool("RUN_MIGRATIONS", False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "todo_project.apps.TodoAdminConfig",  # django.contrib.admin with sign-in limits
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.postgres",
     "servestatic.runserver_nostatic",
     "django.contrib.staticfiles",
     "corsheaders",
@@ -118,6 +122,15 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "todo_project.exceptions.csrf_failure"
+# Outside DEBUG the admin's cookies go over HTTPS only, and HTTPS answers
+# carry HSTS. Behind a TLS ingress the scheme comes from X-Forwarded-Proto,
+# which the server takes from FORWARDED_ALLOW_IPS's proxies only.
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+FORWARDED_ALLOW_IPS = env_str("FORWARDED_ALLOW_IPS", "")
+ADMIN_ENABLED = env_bool("ADMIN_ENABLED", True)
 
 # Django's hasher list: PBKDF2 by default. Sign-up checks these validators.
 AUTH_PASSWORD_VALIDATORS = [
@@ -128,6 +141,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.validators.PasswordVarietyValidator"},
 ]
 
 # --- Database ----------------------------------------------------------------
@@ -198,6 +212,11 @@ REST_FRAMEWORK = {
 JWT_ALGORITHM = env_choice("JWT_ALGORITHM", "HS256", ("HS256", "HS384", "HS512"), upper=True)
 JWT_EXPIRATION_DAYS = env_int("JWT_EXPIRATION_DAYS", 7, minimum=1, maximum=365)
 AUTH_RATE_LIMIT = env_rate("AUTH_RATE_LIMIT", "20/minute")
+AUTH_FAILURE_LIMIT = env_rate("AUTH_FAILURE_LIMIT", "10/hour")
+
+# --- Tasks -------------------------------------------------------------------
+
+MAX_TASKS_PER_USER = env_int("MAX_TASKS_PER_USER", 10_000, minimum=1, maximum=1_000_000)
 
 # --- OpenAPI -----------------------------------------------------------------
 

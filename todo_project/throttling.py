@@ -1,35 +1,130 @@
-"""Rate limits, read from settings at each request (so they follow the
-environment, and tests can lower them)."""
+"""Rate limits: fixed windows counted in Django's cache.
+
+Each attempt adds one to a counter named after the limit, the client and the
+current window, with the cache's atomic incr(), so requests that arrive
+together cannot both see room for one more. Rates are read from settings at
+each request, so they follow the environment and tests can lower them.
+
+Sign-in is limited twice: every attempt per client address (AUTH_RATE_LIMIT),
+and failures per email and address (AUTH_FAILURE_LIMIT), so a client that
+guesses at an account locks out only itself, never the owner signing in from
+elsewhere. The client address is the connection's peer; X-Forwarded-For is
+used only from the proxies in FORWARDED_ALLOW_IPS, by the server."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
-class AuthRateThrottle(SimpleRateThrottle):
-    """Sign-up and sign-in attempts per client address (AUTH_RATE_LIMIT).
 
-    The address is the connection's: uvicorn rewrites it from X-Forwarded-For
-    only for trusted proxies (FORWARDED_ALLOW_IPS), and NUM_PROXIES=0 stops a
-    client from choosing its own bucket with that header."""
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        count, period = text.split("/")
+        return cls(int(count), PERIODS[period])
+
+
+def _key(scope: str, ident: str, rate: Rate) -> tuple[str, float]:
+    """The counter's cache key for the current window, and the seconds left in it."""
+    now = time.time()
+    window = int(now // rate.seconds)
+    return f"rl:{scope}:{ident}:{rate.seconds}:{window}", (window + 1) * rate.seconds - now
+
+
+def count_attempt(scope: str, ident: str, rate: Rate) -> float | None:
+    """Count one attempt: None while within the rate, else seconds to wait."""
+    key, left = _key(scope, ident, rate)
+    cache.add(key, 0, timeout=rate.seconds + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the window ended between add() and incr()
+        cache.add(key, 0, timeout=rate.seconds + 1)
+        count = cache.incr(key)
+    return None if count <= rate.count else left
+
+
+def limit_reached(scope: str, ident: str, rate: Rate) -> float | None:
+    """Whether the rate is used up, without counting: None, or seconds to wait."""
+    key, left = _key(scope, ident, rate)
+    return left if cache.get(key, 0) >= rate.count else None
+
+
+def client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def check_failed_signins(request: HttpRequest, account: str) -> None:
+    """Throttled when this address has failed too often to sign in to this
+    account (an email_key, or the admin's username)."""
+    wait = limit_reached("auth-failures", _failures_ident(request, account), _failure_rate())
+    if wait is not None:
+        raise Throttled(wait=wait)
+
+
+def record_failed_signin(request: HttpRequest, account: str) -> None:
+    count_attempt("auth-failures", _failures_ident(request, account), _failure_rate())
+
+
+def _failures_ident(request: HttpRequest, account: str) -> str:
+    # Short keys that carry no email in clear text.
+    return hashlib.sha256(f"{account}|{client_address(request)}".encode()).hexdigest()[:32]
+
+
+def _failure_rate() -> Rate:
+    return Rate.parse(settings.AUTH_FAILURE_LIMIT)
+
+
+class _CountingThrottle(BaseThrottle):
+    scope = ""
+
+    def ident(self, request: Request | HttpRequest) -> str:
+        raise NotImplementedError
+
+    def rate(self) -> Rate:
+        raise NotImplementedError
+
+    def allow_request(self, request: Request | HttpRequest, view: APIView | None) -> bool:
+        self._wait = count_attempt(self.scope, self.ident(request), self.rate())
+        return self._wait is None
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+class AuthRateThrottle(_CountingThrottle):
+    """Sign-up and sign-in attempts per client address (AUTH_RATE_LIMIT)."""
 
     scope = "auth"
 
-    def get_rate(self) -> str:
-        return settings.AUTH_RATE_LIMIT
+    def ident(self, request: Request | HttpRequest) -> str:
+        return client_address(request)
 
-    def get_cache_key(self, request: Request, view: APIView) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    def rate(self) -> Rate:
+        return Rate.parse(settings.AUTH_RATE_LIMIT)
 
 
-class ChatRateThrottle(SimpleRateThrottle):
+class ChatRateThrottle(_CountingThrottle):
     """Chat messages per user (CHAT_RATE_LIMIT): each may cost a model call."""
 
     scope = "chat"
 
-    def get_rate(self) -> str:
-        return settings.CHAT_RATE_LIMIT
+    def ident(self, request: Request | HttpRequest) -> str:
+        return str(request.user.pk)
 
-    def get_cache_key(self, request: Request, view: APIView) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+    def rate(self) -> Rate:
+        return Rate.parse(settings.CHAT_RATE_LIMIT)

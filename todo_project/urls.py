@@ -1,6 +1,7 @@
 """Routes. Every /api/... route is also served under /api/v1/...; /health and
 /ready are answered in front of Django (health/asgi.py)."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -18,9 +19,12 @@ urlpatterns = [
     path("api/v1/", include(api_patterns)),
     path("openapi.json", SchemaView.as_view(), name="openapi"),
     path("docs", DocsView.as_view(), name="docs"),
-    path("admin", RedirectView.as_view(url="/admin/", permanent=True)),
-    path("admin/", admin.site.urls),
 ]
+if settings.ADMIN_ENABLED:
+    urlpatterns += [
+        path("admin", RedirectView.as_view(url="/admin/", permanent=True)),
+        path("admin/", admin.site.urls),
+    ]
 
 handler400 = "todo_project.exceptions.bad_request"
 handler403 = "todo_project.exceptions.permission_denied"

@@ -214,3 +214,55 @@ def test_a_message_that_is_not_unicode_is_400(alice_api, alice: User) -> None:
 
     assert response.status_code == 400
     assert "message" in response.json()["errors"]
+
+
+def test_conversations_come_a_page_at_a_time_with_the_total(alice_api, alice: User) -> None:
+    ids = [chat(alice_api, alice, f"hello {n}").json()["conversation_id"] for n in range(5)]
+
+    first = alice_api.get(f"/api/{alice.pk}/conversations?limit=2")
+    last = alice_api.get(f"/api/{alice.pk}/conversations?limit=2&offset=4")
+    default = alice_api.get(f"/api/{alice.pk}/conversations")
+
+    assert [c["id"] for c in first.json()] == ids[::-1][:2]
+    assert [c["id"] for c in last.json()] == [ids[0]]
+    assert first["X-Total-Count"] == last["X-Total-Count"] == default["X-Total-Count"] == "5"
+    assert len(default.json()) == 5
+
+
+def test_a_conversation_shows_its_newest_messages_a_page_at_a_time(alice_api, alice: User) -> None:
+    conversation_id = chat(alice_api, alice, "message 0").json()["conversation_id"]
+    for n in range(1, 4):
+        chat(alice_api, alice, f"message {n}", conversation_id=conversation_id)
+    url = f"/api/{alice.pk}/conversations/{conversation_id}"
+
+    newest = alice_api.get(f"{url}?limit=2")
+    before = alice_api.get(f"{url}?limit=2&offset=2")
+
+    assert newest["X-Total-Count"] == before["X-Total-Count"] == "8"
+    assert newest.json()["messages"][0]["content"] == "message 3"
+    assert [m["role"] for m in newest.json()["messages"]] == ["user", "assistant"]
+    assert before.json()["messages"][0]["content"] == "message 2"
+    assert len(alice_api.get(url).json()["messages"]) == 8
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "offset=-1", "limit=x", "offset=10001"])
+def test_bad_paging_of_conversations_is_400(alice_api, alice: User, query: str) -> None:
+    conversation_id = chat(alice_api, alice, "hello").json()["conversation_id"]
+
+    for url in (f"/api/{alice.pk}/conversations", f"/api/{alice.pk}/conversations/{conversation_id}"):
+        response = alice_api.get(f"{url}?{query}")
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "validation_error"
+
+
+def test_a_long_list_result_is_stored_with_its_first_items_and_its_count(alice_api, alice: User) -> None:
+    Task.objects.bulk_create(Task(owner=alice, title=f"Task {n}") for n in range(30))
+
+    answer = chat(alice_api, alice, "Show me all my tasks").json()
+
+    stored = Message.objects.get(role="assistant").tool_calls[0]
+    assert len(stored["result"]) == 20
+    assert stored["result_count"] == 30
+    assert answer["tool_calls"] == [stored]
+    assert "30 tasks" in answer["response"]

@@ -169,3 +169,17 @@ def test_greetings_and_nonsense_get_help(alice: User, message: str) -> None:
 
     assert records == []
     assert "Add a task to buy groceries" in reply
+
+
+@pytest.mark.parametrize("verb", ["delete", "complete", "mark"])
+def test_a_name_too_long_to_search_is_an_answer_not_an_error(
+    alice_api, alice: User, tasks, verb: str
+) -> None:
+    message = f"{verb} {'x' * 201}" + (" as done" if verb == "mark" else "")
+
+    response = alice_api.post(f"/api/{alice.pk}/chat", {"message": message}, format="json")
+
+    assert response.status_code == 200
+    assert "Sorry" in response.json()["response"]
+    assert Task.objects.filter(owner=alice).count() == 3
+    assert [m.role for m in alice.messages.order_by("created_at", "id")] == ["user", "assistant"]

@@ -26,6 +26,10 @@ BAD_ENVIRONMENTS = [
     ("BETTER_AUTH_SECRET", {"BETTER_AUTH_SECRET": None}),
     ("BETTER_AUTH_SECRET", {"BETTER_AUTH_SECRET": "too-short"}),
     ("BETTER_AUTH_SECRET_PREVIOUS", {"BETTER_AUTH_SECRET_PREVIOUS": "too-short"}),
+    ("DJANGO_SECRET_KEY", {"DJANGO_SECRET_KEY": "too-short"}),
+    ("DJANGO_SECRET_KEY_PREVIOUS", {"DJANGO_SECRET_KEY_PREVIOUS": "too-short"}),
+    ("AUTH_FAILURE_LIMIT", {"AUTH_FAILURE_LIMIT": "often"}),
+    ("ADMIN_ENABLED", {"ADMIN_ENABLED": "perhaps"}),
     ("DATABASE_URL", {"DATABASE_URL": None}),
     ("DATABASE_URL", {"DATABASE_URL": "mysql://root@localhost/todo"}),
     ("DATABASE_URL", {"DATABASE_URL": "postgresql://postgres@localhost:5432"}),
@@ -108,16 +112,15 @@ def test_defaults_debug_off_and_a_derived_secret_key(tmp_path: Path) -> None:
 
     derived = run_manage(tmp_path, "shell", "-v0", "-c", script, DEBUG=None, DJANGO_SECRET_KEY=None)
     again = run_manage(tmp_path, "shell", "-v0", "-c", script, DEBUG=None, DJANGO_SECRET_KEY=None)
-    given = run_manage(
-        tmp_path, "shell", "-v0", "-c", script, DJANGO_SECRET_KEY="an-explicit-django-secret-key"
-    )
+    explicit_key = "an-explicit-django-secret-key-of-forty-chars"
+    given = run_manage(tmp_path, "shell", "-v0", "-c", script, DJANGO_SECRET_KEY=explicit_key)
 
     debug, secret_key, provider = derived.stdout.split()
     assert debug == "False"
     assert len(secret_key) == 64
     assert secret_key != settings.BETTER_AUTH_SECRET
     assert again.stdout == derived.stdout
-    assert given.stdout.split()[1] == "an-explicit-django-secret-key"
+    assert given.stdout.split()[1] == explicit_key
     assert provider == "LOCAL"
 
 

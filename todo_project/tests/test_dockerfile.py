@@ -92,8 +92,20 @@ def test_dependencies_install_as_wheels_in_the_builder_and_static_files_are_coll
 
     assert "--only-binary=:all:" in builder_runs
     assert "collectstatic" in builder_runs
-    assert "pip" not in final_runs
+    assert "pip install" not in final_runs
     assert "apk add" not in builder_runs + final_runs
+
+
+def test_the_running_image_holds_no_pip(dockerfile) -> None:
+    builder_runs = " ".join(
+        item["value"] for item in dockerfile[: _final_start(dockerfile)] if item["instruction"] == "RUN"
+    )
+    final_runs = " ".join(item["value"] for item in final_stage(dockerfile) if item["instruction"] == "RUN")
+
+    assert "/opt/venv/bin/pip uninstall --yes --quiet pip" in builder_runs
+    assert "python -m pip uninstall --yes --quiet pip" in final_runs
+    env = " ".join(item["value"] for item in final_stage(dockerfile) if item["instruction"] == "ENV")
+    assert 'FORWARDED_ALLOW_IPS=""' in env
 
 
 def test_the_dockerignore_keeps_local_state_and_secrets_out() -> None:

@@ -84,20 +84,48 @@ def test_the_secret_template_holds_no_real_value() -> None:
     values = load("secret.template.yaml")["stringData"]
 
     assert all(value == "" or value.startswith("<") for value in values.values())
+    assert {
+        "DATABASE_URL",
+        "MIGRATION_DATABASE_URL",
+        "DJANGO_SECRET_KEY",
+        "DJANGO_SECRET_KEY_PREVIOUS",
+    } <= set(values)
 
 
-def test_the_network_policy_opens_8001_in_and_dns_postgres_https_out() -> None:
+def test_the_network_policy_admits_8001_from_the_ingress_namespace_only() -> None:
     spec = load("networkpolicy.yaml")["spec"]
-    ingress_ports = {port["port"] for rule in spec["ingress"] for port in rule["ports"]}
+    [rule] = spec["ingress"]
     egress_ports = {port["port"] for rule in spec["egress"] for port in rule["ports"]}
 
-    assert ingress_ports == {8001}
+    assert [port["port"] for port in rule["ports"]] == [8001]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
     assert egress_ports == {53, 5432, 443}
 
 
-def test_the_migration_job_migrates_with_the_same_security_context() -> None:
-    job = load("migration-job.yaml")["spec"]["template"]["spec"]
+def test_the_configmap_names_hosts_and_trusted_proxies() -> None:
+    config = load("configmap.yaml")["data"]
 
-    assert job["containers"][0]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert config["ALLOWED_HOSTS"] not in ("", "*")
+    assert config["FORWARDED_ALLOW_IPS"]
+    assert config["ADMIN_ENABLED"] in ("true", "false")
+
+
+def test_the_pods_get_djangos_own_key_from_the_secret(pod: dict) -> None:
+    [container] = pod["containers"]
+    keys = {item["valueFrom"]["secretKeyRef"]["key"] for item in container["env"] if "valueFrom" in item}
+
+    assert {"DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_PREVIOUS"} <= keys
+    assert "MIGRATION_DATABASE_URL" not in keys
+
+
+def test_the_migration_job_migrates_as_the_schema_owner_with_the_same_security_context() -> None:
+    job = load("migration-job.yaml")["spec"]["template"]["spec"]
+    [container] = job["containers"]
+    database_url = next(item for item in container["env"] if item["name"] == "DATABASE_URL")
+
+    assert container["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert database_url["valueFrom"]["secretKeyRef"]["key"] == "MIGRATION_DATABASE_URL"
     assert job["securityContext"]["runAsUser"] == 1001
-    assert job["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}

@@ -1,0 +1,16 @@
+"""Paging with limit and offset, shared by the task list and the conversations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+
+def total_matches(matches: QuerySet[Any], page_length: int, *, limit: int, offset: int) -> int:
+    """The matches before limit and offset (X-Total-Count), counted with a
+    second query only when the page cannot tell: a short page that is not
+    past the end says it by itself."""
+    if page_length < limit and (page_length or offset == 0):
+        return offset + page_length
+    return matches.count()
