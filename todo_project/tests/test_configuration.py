@@ -136,3 +136,20 @@ def test_llm_provider_is_read_case_insensitively(tmp_path: Path) -> None:
     )
 
     assert result.stdout.strip() == "GROQ"
+
+
+def test_the_previous_django_secret_key_still_verifies(tmp_path: Path) -> None:
+    script = "from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)"
+    previous = "the-previous-django-secret-key-of-forty-chars"
+
+    result = run_manage(
+        tmp_path,
+        "shell",
+        "-v0",
+        "-c",
+        script,
+        DJANGO_SECRET_KEY="the-current-django-secret-key-of-forty-chars",
+        DJANGO_SECRET_KEY_PREVIOUS=previous,
+    )
+
+    assert result.stdout.strip() == f"['{previous}']"

@@ -18,7 +18,7 @@ from django.test import Client
 
 from accounts.models import User
 from conftest import ServerProcess, auth_headers
-from todo_project.protocol import HEAD_TIMEOUT_SECONDS
+from todo_project.protocol import BODY_TIMEOUT_SECONDS, HEAD_TIMEOUT_SECONDS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -137,6 +137,26 @@ def test_slow_clients_are_cut_off(live_server_process) -> None:
     for seconds, received in cut:
         assert seconds < HEAD_TIMEOUT_SECONDS + 3
         assert received.startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_body_that_never_arrives_is_cut_off(live_server_process, alice: User) -> None:
+    server = live_server_process(image_process=True)
+    port = int(server.url.rsplit(":", 1)[1])
+    token = auth_headers(alice)["Authorization"]
+    head = (
+        f"POST /api/{alice.pk}/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+
+    with socket.create_connection(("127.0.0.1", port), timeout=BODY_TIMEOUT_SECONDS + 10) as sock:
+        sock.sendall(head.encode() + b'{"title": ')
+        started = time.monotonic()
+        received = sock.recv(65536)
+        elapsed = time.monotonic() - started
+
+    assert received == b""  # closed, without an answer: the request never arrived whole
+    assert BODY_TIMEOUT_SECONDS - 1 < elapsed < BODY_TIMEOUT_SECONDS + 5
+    assert "Traceback" not in server.stderr
 
 
 # --- limits that cannot be turned against others ---------------------------------
