@@ -149,6 +149,7 @@ def test_a_frontend_on_a_listed_origin_uses_every_route(
     assert steps["chat"]["body"]["tool_calls"][0]["tool"] == "add_task"
     assert [task["title"] for task in steps["listAfterChat"]["body"]] == ["Buy bread"]
     assert steps["conversations"]["status"] == 200
+    assert steps["conversations"]["total"] == "1"
     assert steps["conversations"]["body"][0]["message_count"] == 2
 
 
