@@ -5,10 +5,15 @@ official groq SDK, OPENROUTER over plain HTTPS with httpx. They return plain
 dataclasses, never SDK objects, and raise ProviderError; every call has a
 timeout and the SDK's own retries are off (chat.agent retries within the
 request's time budget). No error text from a provider is ever passed on: it
-may echo the request or the key."""
+may echo the request or the key.
+
+One HTTP client per provider and base URL lives as long as the process, so
+consecutive calls reuse a kept-alive connection (and its TLS session) instead
+of opening a new one each time; close_clients() ends them at shutdown."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -71,6 +76,24 @@ def _completion(message: dict[str, Any]) -> Completion:
     return Completion(content=message.get("content") or "", tool_calls=calls)
 
 
+@functools.cache
+def _groq_client(base_url: str, api_key: str) -> groq.Groq:
+    return groq.Groq(api_key=api_key, base_url=base_url, max_retries=0)
+
+
+@functools.cache
+def _http_client() -> httpx.Client:
+    return httpx.Client()
+
+
+def close_clients() -> None:
+    """Close the kept-alive provider connections (the process is stopping)."""
+    if _http_client.cache_info().currsize:
+        _http_client().close()
+    _http_client.cache_clear()
+    _groq_client.cache_clear()
+
+
 class GroqProvider:
     name = "GROQ"
 
@@ -81,16 +104,16 @@ class GroqProvider:
     def complete(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, timeout: float
     ) -> Completion:
+        client = _groq_client(self.base_url, settings.GROQ_API_KEY)
         try:
-            with groq.Groq(api_key=settings.GROQ_API_KEY, base_url=self.base_url, max_retries=0) as client:
-                response = client.chat.completions.create(
-                    model=settings.GROQ_MODEL,
-                    messages=messages,  # type: ignore[arg-type]
-                    tools=tools,  # type: ignore[arg-type]
-                    tool_choice="auto",
-                    timeout=timeout,
-                    **_request_options(),
-                )
+            response = client.chat.completions.create(
+                model=settings.GROQ_MODEL,
+                messages=messages,  # type: ignore[arg-type]
+                tools=tools,  # type: ignore[arg-type]
+                tool_choice="auto",
+                timeout=timeout,
+                **_request_options(),
+            )
         except groq.APITimeoutError:
             raise ProviderError("timeout", retryable=True) from None
         except groq.APIConnectionError:
@@ -122,7 +145,7 @@ class OpenRouterProvider:
             **_request_options(),
         }
         try:
-            response = httpx.post(self.url, json=body, headers=self.headers, timeout=timeout)
+            response = _http_client().post(self.url, json=body, headers=self.headers, timeout=timeout)
         except httpx.TimeoutException:
             raise ProviderError("timeout", retryable=True) from None
         except httpx.HTTPError:

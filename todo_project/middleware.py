@@ -60,9 +60,18 @@ def close_database_pool() -> None:
     connections["default"].close_pool()
 
 
+def close_connections() -> None:
+    """At shutdown: the database pool, then the model providers' kept-alive connections."""
+    from chat.llm import close_clients
+
+    close_database_pool()
+    close_clients()
+
+
 class LifespanMiddleware:
     """Answers ASGI lifespan events (Django itself does not): opens the
-    database pool at start-up and closes it on shutdown."""
+    database pool at start-up, closes it and the providers' connections on
+    shutdown."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -82,9 +91,9 @@ class LifespanMiddleware:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
-                    await asyncio.to_thread(close_database_pool)
+                    await asyncio.to_thread(close_connections)
                 except Exception:
-                    logger.exception("Closing the database pool failed")
+                    logger.exception("Closing the database pool or the providers' connections failed")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

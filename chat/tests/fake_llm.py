@@ -26,6 +26,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    client_port: int  # which connection it came on
 
 
 class FakeChatCompletions:
@@ -84,12 +85,13 @@ class FakeChatCompletions:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real providers do
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                fake.received.append(
-                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                fake.received.append(Received(self.path, headers, body, self.client_address[1]))
                 answer = fake.answers.popleft() if fake.answers else Answer(status=500, body={"error": {}})
                 if answer.delay:
                     time.sleep(answer.delay)

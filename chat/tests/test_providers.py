@@ -261,3 +261,14 @@ def test_a_groq_base_url_ending_in_openai_v1_is_not_doubled(
     chat(alice_api, alice, "Hello")
 
     assert fake_llm.received[0].path == "/openai/v1/chat/completions"
+
+
+def test_consecutive_model_calls_reuse_one_connection(
+    alice_api, alice: User, provider: str, fake_llm: FakeChatCompletions
+) -> None:
+    fake_llm.text("One.").text("Two.").text("Three.")
+
+    for message in ("one", "two", "three"):
+        assert chat(alice_api, alice, message).status_code == 200
+
+    assert len({request.client_port for request in fake_llm.received}) == 1
