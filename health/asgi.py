@@ -8,14 +8,16 @@ from __future__ import annotations
 import asyncio
 
 from health.checks import database_is_ready
-from todo_project.middleware import ASGIApp, Receive, Scope, Send, send_json
+from todo_project.middleware import ASGIApp, JSONAnswer, Receive, Scope, Send
 
 READY_TIMEOUT_SECONDS = 2.0
 
-HEALTHY = {"status": "healthy"}
-READY = {"status": "ready", "database": "connected"}
-NOT_READY = {"status": "not_ready", "database": "disconnected"}
-METHOD_NOT_ALLOWED = {"detail": "Method not allowed.", "code": "method_not_allowed"}
+HEALTHY = JSONAnswer(200, {"status": "healthy"})
+READY = JSONAnswer(200, {"status": "ready", "database": "connected"})
+NOT_READY = JSONAnswer(503, {"status": "not_ready", "database": "disconnected"})
+METHOD_NOT_ALLOWED = JSONAnswer(
+    405, {"detail": "Method not allowed.", "code": "method_not_allowed"}, headers=[(b"allow", b"GET, HEAD")]
+)
 
 
 class ProbesMiddleware:
@@ -29,13 +31,13 @@ class ProbesMiddleware:
         method = scope["method"]
         head = method == "HEAD"
         if method not in ("GET", "HEAD"):
-            await send_json(send, 405, METHOD_NOT_ALLOWED, headers=[(b"allow", b"GET, HEAD")])
+            await METHOD_NOT_ALLOWED.send(send)
         elif scope["path"] == "/health":
-            await send_json(send, 200, HEALTHY, head=head)
+            await HEALTHY.send(send, head=head)
         elif await self._database_ready():
-            await send_json(send, 200, READY, head=head)
+            await READY.send(send, head=head)
         else:
-            await send_json(send, 503, NOT_READY, head=head)
+            await NOT_READY.send(send, head=head)
 
     @staticmethod
     async def _database_ready() -> bool:

@@ -1,7 +1,8 @@
 """The ASGI application: uvicorn todo_project.asgi:application.
 
-Layers, outermost first: lifespan (database pool), request size limits,
-probes (/health, /ready), then Django."""
+Layers, outermost first: probes (/health, /ready: first, as they are asked
+most often and need nothing below), lifespan (database pool), request size
+limits, then Django."""
 
 import os
 
@@ -17,4 +18,4 @@ with exit_on_configuration_error():
 from health.asgi import ProbesMiddleware
 from todo_project.middleware import LifespanMiddleware, RequestLimitsMiddleware
 
-application = LifespanMiddleware(RequestLimitsMiddleware(ProbesMiddleware(django_application)))
+application = ProbesMiddleware(LifespanMiddleware(RequestLimitsMiddleware(django_application)))

@@ -25,6 +25,27 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 logger = logging.getLogger(__name__)
 
 
+class JSONAnswer:
+    """A JSON answer whose bytes are made once (the probes send the same few
+    answers thousands of times a second)."""
+
+    def __init__(
+        self, status: int, payload: dict[str, Any], headers: Iterable[tuple[bytes, bytes]] = ()
+    ) -> None:
+        self.status = status
+        self.body = json.dumps(payload, separators=(",", ":")).encode()
+        self.headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.body)).encode()),
+            (b"cache-control", b"no-store"),
+            *headers,
+        ]
+
+    async def send(self, send: Send, *, head: bool = False) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": b"" if head else self.body})
+
+
 async def send_json(
     send: Send,
     status: int,
@@ -33,20 +54,7 @@ async def send_json(
     head: bool = False,
     headers: Iterable[tuple[bytes, bytes]] = (),
 ) -> None:
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": b"" if head else body})
+    await JSONAnswer(status, payload, headers).send(send, head=head)
 
 
 def open_database_pool() -> None:

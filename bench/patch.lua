@@ -1,0 +1,2 @@
+-- wrk script: PATCH without a body (PATCH .../complete toggles).
+wrk.method = "PATCH"
