@@ -128,6 +128,19 @@ def token_holder(claims: TokenClaims) -> QuerySet[User]:
     return users.filter(Q(tokens_revoked_at__isnull=True) | Q(tokens_revoked_at__lt=revoked_before))
 
 
+def bearer_claims(header: bytes) -> TokenClaims | None:
+    """The claims of an Authorization header's bearer token, or None when the
+    header is malformed or the token does not verify."""
+    scheme, _, token = header.partition(b" ")
+    token = token.strip()
+    if scheme.lower() != b"bearer" or not token or b" " in token:
+        return None
+    try:
+        return verify_token(token.decode("ascii"))
+    except (UnicodeDecodeError, jwt.InvalidTokenError, ValueError, OverflowError):
+        return None
+
+
 def invalid_token() -> exceptions.AuthenticationFailed:
     return exceptions.AuthenticationFailed("Invalid or expired token.", code="invalid_token")
 
@@ -143,21 +156,15 @@ class BearerAuthentication(BaseAuthentication):
         header = get_authorization_header(request)
         if not header:
             return None
-        scheme, _, token = header.partition(b" ")
-        token = token.strip()
-        if scheme.lower() != b"bearer" or not token or b" " in token:
+        claims = bearer_claims(header)
+        if claims is None:
             raise invalid_token()
-        try:
-            text = token.decode("ascii")
-            claims = verify_token(text)
-        except (UnicodeDecodeError, jwt.InvalidTokenError, ValueError, OverflowError):
-            raise invalid_token() from None
         try:
             # get(), not first(): one row by primary key, no ORDER BY.
             user = token_holder(claims).get()
         except User.DoesNotExist:
             raise invalid_token() from None
-        return user, text
+        return user, header.partition(b" ")[2].strip().decode("ascii")
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword

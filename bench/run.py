@@ -188,7 +188,7 @@ def main() -> int:
     bare_command = [sys.executable, "-m", "uvicorn", "bench.bare_asgi:app", "--host", "127.0.0.1"]
     bare_command += ["--port", str(bare_port), "--no-server-header"]
     bare_command += ["--http", "todo_project.protocol:LimitedHttpToolsProtocol"]
-    bare = start(bare_command, env, bare_port)
+    bare = start(bare_command, {**env, "DJANGO_SETTINGS_MODULE": "todo_project.settings"}, bare_port)
     base = f"http://127.0.0.1:{port}"
 
     def api(user: str, path: str = "tasks") -> str:
@@ -237,6 +237,8 @@ def main() -> int:
                 mixed = users["mixed"]
                 command = ["taskset", "-c", "1", sys.executable, str(BENCH / "open_loop.py"), base]
                 command += [mixed["id"], mixed["token"], str(mixed["task"]), "--rate", "100"]
+                # Warm up for 2 s (code paths loaded, pools grown), then measure.
+                subprocess.run([*command, "--duration", "2"], check=True, capture_output=True)
                 command += ["--duration", str(args.duration)]
                 output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
                 rows["open_loop"] = json.loads(output)

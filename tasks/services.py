@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, OrderBy, Q, QuerySet, TextField, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
+from django.utils import timezone
 from rest_framework import exceptions, status
 
 from accounts.models import User
@@ -124,12 +125,15 @@ def update_task(*, owner: User, task_id: int, changes: Mapping[str, Any]) -> Tas
 
 @transaction.atomic
 def set_task_completion(*, owner: User, task_id: int, completed: bool | None = None) -> Task:
-    """Set completion, or toggle it when `completed` is None. Parallel toggles
-    of one task take turns on its row lock: n toggles flip it n times."""
-    task = get_task(owner=owner, task_id=task_id, for_update=True)
-    task.completed = (not task.completed) if completed is None else completed
-    task.save(update_fields=["completed", "updated_at"])
-    return task
+    """Set completion, or toggle it when `completed` is None (completion_statement)."""
+    if not 0 < task_id <= MAX_ID:
+        raise TaskNotFound()
+    statement = completion_statement(owner_id=owner.pk, task_id=task_id, completed=completed)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
+        if cursor.fetchone() is None:
+            raise TaskNotFound()
+    return get_task(owner=owner, task_id=task_id)
 
 
 def delete_task(*, owner: User, task_id: int) -> Task:
@@ -168,8 +172,7 @@ class TaskPageJSON:
 # A task's JSON body written by PostgreSQL, the same body as
 # tasks.serializers.task_body: json_build_object keeps the keys in order.
 _UTC_ISO = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
-_TASK_JSON = RawSQL(  # noqa: S611 - constant SQL, no input
-    f"""json_build_object(
+TASK_JSON_SQL = f"""json_build_object(
         'id', tasks.id,
         'user_id', tasks.owner_id,
         'title', tasks.title,
@@ -180,10 +183,73 @@ _TASK_JSON = RawSQL(  # noqa: S611 - constant SQL, no input
         'due_date', to_char(tasks.due_date AT TIME ZONE 'UTC', {_UTC_ISO}),
         'created_at', to_char(tasks.created_at AT TIME ZONE 'UTC', {_UTC_ISO}),
         'updated_at', to_char(tasks.updated_at AT TIME ZONE 'UTC', {_UTC_ISO})
-    )::text""",
-    (),
-    output_field=TextField(),
-)
+    )::text"""
+_TASK_JSON = RawSQL(TASK_JSON_SQL, (), output_field=TextField())  # noqa: S611 - constant SQL, no input
+
+
+@dataclass(frozen=True)
+class Statement:
+    """SQL with its parameters, for Django's cursor or psycopg's async pool alike."""
+
+    sql: str
+    params: list[Any]
+
+
+def compiled(queryset: QuerySet[Any]) -> Statement:
+    """The SQL the ORM would run for a queryset, without running it."""
+    sql, params = queryset.query.sql_with_params()
+    return Statement(sql, list(params))
+
+
+def task_page(
+    *,
+    owner: User,
+    status: str = "all",
+    priority: str | None = None,
+    tag: str | None = None,
+    search: str | None = None,
+    sort: str = DEFAULT_SORT,
+    limit: int = MAX_LIMIT,
+    offset: int = 0,
+) -> tuple[QuerySet[Task], QuerySet[str]]:
+    """The owner's tasks that match the filters, and one page of their JSON
+    bodies in the sort order: the one query builder behind both paths of the
+    list (the REST view here, the async one in tasks/asgi.py)."""
+    matches = _filtered(owner, status=status, priority=priority, tag=tag, search=search)
+    bodies = (
+        matches.order_by(*_ordering(sort))
+        .annotate(body=_TASK_JSON)
+        .values_list("body", flat=True)[offset : offset + limit]
+    )
+    return matches, bodies
+
+
+def task_body_query(*, owner: User, task_id: int) -> QuerySet[str]:
+    """The owner's task's JSON body (no row for another user's task)."""
+    return (
+        Task.objects.for_user(owner)
+        .filter(pk=task_id)
+        .annotate(body=_TASK_JSON)
+        .values_list("body", flat=True)
+    )
+
+
+def completion_statement(
+    *, owner_id: Any, task_id: int, completed: bool | None, guard: Statement | None = None
+) -> Statement:
+    """Set completion, or toggle it when `completed` is None, in one statement:
+    the row's lock makes parallel toggles take turns, so n toggles flip it n
+    times. RETURNING the task's id and JSON body; no row when the task is not
+    the owner's (or `guard`, an EXISTS condition, fails)."""
+    sql = (
+        "UPDATE tasks SET completed = COALESCE(%s, NOT completed), updated_at = %s"
+        " WHERE tasks.id = %s AND tasks.owner_id = %s"
+    )
+    params: list[Any] = [completed, timezone.now(), task_id, owner_id]
+    if guard is not None:
+        sql += f" AND EXISTS ({guard.sql})"
+        params += guard.params
+    return Statement(f"{sql} RETURNING tasks.id, {TASK_JSON_SQL}", params)
 
 
 def list_tasks_json(
@@ -200,13 +266,18 @@ def list_tasks_json(
     """list_tasks for the REST list, its hot path: PostgreSQL writes each
     task's JSON body, so Python joins one string per task instead of parsing
     and formatting ten fields per row."""
-    tasks = _filtered(owner, status=status, priority=priority, tag=tag, search=search)
-    bodies = list(
-        tasks.order_by(*_ordering(sort))
-        .annotate(body=_TASK_JSON)
-        .values_list("body", flat=True)[offset : offset + limit]
+    matches, page = task_page(
+        owner=owner,
+        status=status,
+        priority=priority,
+        tag=tag,
+        search=search,
+        sort=sort,
+        limit=limit,
+        offset=offset,
     )
-    total = total_matches(tasks, len(bodies), limit=limit, offset=offset)
+    bodies = list(page)
+    total = total_matches(matches, len(bodies), limit=limit, offset=offset)
     return TaskPageJSON(body="[" + ",".join(bodies) + "]", total=total)
 
 

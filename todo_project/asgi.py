@@ -1,8 +1,8 @@
 """The ASGI application: uvicorn todo_project.asgi:application.
 
-Layers, outermost first: probes (/health, /ready: first, as they are asked
-most often and need nothing below), lifespan (database pool), request size
-limits, then Django."""
+Layers, outermost first: request size limits, probes (/health, /ready: early,
+as they are asked most often and need nothing below), lifespan (database
+pools), the hot task routes on the event loop (tasks/asgi.py), then Django."""
 
 import os
 
@@ -16,6 +16,9 @@ with exit_on_configuration_error():
     django_application = get_asgi_application()
 
 from health.asgi import ProbesMiddleware
+from tasks.asgi import TaskRoutesMiddleware
 from todo_project.middleware import LifespanMiddleware, RequestLimitsMiddleware
 
-application = ProbesMiddleware(LifespanMiddleware(RequestLimitsMiddleware(django_application)))
+application = RequestLimitsMiddleware(
+    ProbesMiddleware(LifespanMiddleware(TaskRoutesMiddleware(django_application)))
+)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connections
 from rest_framework.exceptions import APIException
 
+from todo_project.database import close_async_pool, open_async_pool
 from todo_project.exceptions import HeadersTooLarge, PayloadTooLarge, error_body
 
 Scope = dict[str, Any]
@@ -78,7 +79,7 @@ def close_connections() -> None:
 
 class LifespanMiddleware:
     """Answers ASGI lifespan events (Django itself does not): opens the
-    database pool at start-up, closes it and the providers' connections on
+    database pools at start-up, closes them and the providers' connections on
     shutdown."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -93,12 +94,14 @@ class LifespanMiddleware:
             if message["type"] == "lifespan.startup":
                 try:
                     await asyncio.to_thread(open_database_pool)
+                    await open_async_pool()
                 except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
+                    await close_async_pool()
                     await asyncio.to_thread(close_connections)
                 except Exception:
                     logger.exception("Closing the database pool or the providers' connections failed")

@@ -53,6 +53,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._deadline: asyncio.TimerHandle | None = None
         self._refused = False
+        self._max_head = settings.MAX_REQUEST_HEAD_BYTES
         # A connection that never sends a byte is closed too.
         self._set_deadline(HEAD_TIMEOUT_SECONDS, self._head_timed_out)
 
@@ -66,21 +67,40 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
         if self._in_head and not self.transport.is_closing():
             self._head_bytes += len(data)
-            if self._head_bytes > settings.MAX_REQUEST_HEAD_BYTES:
+            if self._head_bytes > self._max_head:
                 self._refuse(HEADERS_TOO_LARGE)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
+        self._head_size = 0
         self._in_head = True
         self._set_deadline(HEAD_TIMEOUT_SECONDS, self._head_timed_out)
 
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
         self._in_head = False
+        if self._head_size > self._max_head:
+            # The whole head came in one read: refused here, before any app sees it.
+            self._refuse(HEADERS_TOO_LARGE)
+            return
         self._set_deadline(BODY_TIMEOUT_SECONDS, self._body_timed_out)
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
+        if self._refused:
+            return
         self._cancel_deadline()
         super().on_message_complete()
 

@@ -147,9 +147,13 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Database ----------------------------------------------------------------
 
 DB_POOL_MIN = env_int("DB_POOL_MIN", 5, minimum=0)
-DB_POOL_MAX = env_int("DB_POOL_MAX", 20, minimum=1)
+DB_POOL_MAX = env_int("DB_POOL_MAX", 20, minimum=2)
 if DB_POOL_MAX < DB_POOL_MIN:
     raise ConfigurationError(f"DB_POOL_MAX ({DB_POOL_MAX}) must be at least DB_POOL_MIN ({DB_POOL_MIN}).")
+# Two pools share these numbers: psycopg's async pool for the task routes
+# served on the event loop (tasks/asgi.py), Django's for the rest.
+ASYNC_POOL_MAX = DB_POOL_MAX // 2
+ASYNC_POOL_MIN = DB_POOL_MIN // 2
 
 # CONN_MAX_AGE=0: under ASGI every request runs in its own thread, so
 # persistent connections would pile up one per thread; the pool reuses them.
@@ -159,8 +163,8 @@ DATABASES = {
     "default": env_database(
         "DATABASE_URL",
         pool={
-            "min_size": DB_POOL_MIN,
-            "max_size": DB_POOL_MAX,
+            "min_size": DB_POOL_MIN - ASYNC_POOL_MIN,
+            "max_size": DB_POOL_MAX - ASYNC_POOL_MAX,
             "timeout": env_float("DB_POOL_TIMEOUT", 30.0, minimum=0.1),
             "max_idle": env_float("DB_POOL_MAX_IDLE", 300.0, minimum=1),
         },

@@ -67,9 +67,10 @@ def test_other_engines_and_urls_without_a_database_are_refused(
         parse(monkeypatch, url)
 
 
-def test_the_running_settings_use_the_pool_defaults() -> None:
+def test_the_running_settings_share_the_pool_defaults_between_the_two_pools() -> None:
     database = settings.DATABASES["default"]
 
-    assert database["OPTIONS"]["pool"] == POOL
+    assert database["OPTIONS"]["pool"] == POOL | {"min_size": 3, "max_size": 10}
+    assert (settings.ASYNC_POOL_MIN, settings.ASYNC_POOL_MAX) == (2, 10)
     assert database["CONN_MAX_AGE"] == 0
     assert database["CONN_HEALTH_CHECKS"] is True

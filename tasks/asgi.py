@@ -1,0 +1,210 @@
+"""The hottest task routes, served on the event loop in front of Django.
+
+The list, one task and the completion toggle are each one statement on
+psycopg's async pool (the token's user checked in the same statement), so
+their database waits overlap with other requests instead of queueing in
+Django's request threads. The request is still a Django request through the
+project's middleware (Host check, CORS, security headers), the statements
+come from tasks.services (one query builder for both paths), and anything
+but the plain case (a bad token or input, another user's path, a missing
+task, any other method) is handed to Django, which answers it as before."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.core.handlers.exception import convert_exception_to_response
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.module_loading import import_string
+
+from accounts.auth import TokenClaims, bearer_claims, token_holder
+from accounts.models import User
+from tasks import services
+from tasks.serializers import CompletionSerializer, TaskListQuerySerializer
+from todo_project.database import async_pool
+from todo_project.exceptions import ServiceUnavailable, error_response
+from todo_project.middleware import ASGIApp, Message, Receive, Scope, Send
+from todo_project.paging import total_from_page
+
+ROUTE = re.compile(
+    r"^/api(?:/v1)?/(?P<user_id>[^/]+)/tasks(?:/(?P<task_id>[0-9]{1,18})(?P<complete>/complete)?)?$"
+)
+
+
+class _ToDjango(HttpResponse):
+    """Not for this path: Django answers the request."""
+
+
+def _middleware_chain(view: Callable[[HttpRequest], Awaitable[HttpResponseBase]]) -> Any:
+    """settings.MIDDLEWARE around `view`, as Django's handler builds it: every
+    entry is async-capable, and an exception becomes Django's answer for it."""
+    handler: Any = convert_exception_to_response(view)
+    for path in reversed(settings.MIDDLEWARE):
+        handler = convert_exception_to_response(import_string(path)(handler))
+    return handler
+
+
+class TaskRoutesMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.chain = _middleware_chain(self.view)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "PATCH")
+            or not ROUTE.match(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        body, ended = await _read_body(receive)
+        request = ASGIRequest(scope, io.BytesIO(body))
+        try:
+            response = await self.chain(request)
+        except Exception:  # noqa: BLE001 - Django answers it (and logs what it must)
+            response = _ToDjango()
+        if isinstance(response, _ToDjango):
+            await self.app(scope, _replay(body, ended, receive), send)
+            return
+        await _send_response(response, send)
+
+    async def view(self, request: HttpRequest) -> HttpResponseBase:
+        try:
+            return await self._route(request)
+        except psycopg.OperationalError:
+            # The database is out of reach (a pool timeout included): 503, as Django would.
+            return error_response(ServiceUnavailable())
+
+    async def _route(self, request: HttpRequest) -> HttpResponseBase:
+        match = ROUTE.match(request.path_info)
+        claims = bearer_claims(request.headers.get("Authorization", "").encode("latin-1"))
+        if match is None or claims is None or match["user_id"].lower() != str(claims.user_id):
+            return _ToDjango()
+        owner = User(pk=claims.user_id)
+        if match["complete"] and request.method == "PATCH":
+            return await self._complete(request, owner, claims, int(match["task_id"]))
+        if request.method != "GET" or match["complete"]:
+            return _ToDjango()
+        if match["task_id"]:
+            return await self._retrieve(owner, claims, int(match["task_id"]))
+        return await self._list(request, owner, claims)
+
+    async def _list(self, request: HttpRequest, owner: User, claims: TokenClaims) -> HttpResponseBase:
+        query = TaskListQuerySerializer(data=request.GET)
+        if not query.is_valid():
+            return _ToDjango()
+        filters = query.validated_data
+        matches, page = services.task_page(owner=owner, **filters)
+        holder, bodies = _guard(claims), services.compiled(page)
+        async with async_pool().connection() as connection:
+            cursor = await connection.execute(
+                f"SELECT EXISTS ({holder.sql}), ARRAY({bodies.sql})", [*holder.params, *bodies.params]
+            )
+            held, rows = await cursor.fetchone()
+            if not held:
+                return _ToDjango()
+            total = total_from_page(len(rows), limit=filters["limit"], offset=filters["offset"])
+            if total is None:
+                counted = services.compiled(matches.values("pk"))
+                count_sql = f"SELECT count(*) FROM ({counted.sql}) AS matches"  # noqa: S608 - the ORM's SQL
+                cursor = await connection.execute(count_sql, counted.params)
+                total = (await cursor.fetchone())[0]
+        return _json("[" + ",".join(rows) + "]", headers={"X-Total-Count": str(total)})
+
+    async def _retrieve(self, owner: User, claims: TokenClaims, task_id: int) -> HttpResponseBase:
+        if not 0 < task_id <= services.MAX_ID:
+            return _ToDjango()
+        holder, body = (
+            _guard(claims),
+            services.compiled(services.task_body_query(owner=owner, task_id=task_id)),
+        )
+        async with async_pool().connection() as connection:
+            cursor = await connection.execute(
+                f"SELECT EXISTS ({holder.sql}), ({body.sql})", [*holder.params, *body.params]
+            )
+            held, task = await cursor.fetchone()
+        if not held or task is None:
+            return _ToDjango()
+        return _json(task)
+
+    async def _complete(
+        self, request: HttpRequest, owner: User, claims: TokenClaims, task_id: int
+    ) -> HttpResponseBase:
+        if not 0 < task_id <= services.MAX_ID:
+            return _ToDjango()
+        data: Any = {}
+        if request.body:
+            if request.content_type != "application/json":
+                return _ToDjango()
+            try:
+                data = json.loads(request.body)
+            except ValueError:
+                return _ToDjango()
+        completion = CompletionSerializer(data=data)
+        if not completion.is_valid():
+            return _ToDjango()
+        statement = services.completion_statement(
+            owner_id=owner.pk,
+            task_id=task_id,
+            completed=completion.validated_data.get("completed"),
+            guard=_guard(claims),
+        )
+        async with async_pool().connection() as connection:
+            cursor = await connection.execute(statement.sql, statement.params)
+            row = await cursor.fetchone()
+        if row is None:
+            return _ToDjango()  # not found, or the token's user is gone: Django says which
+        return _json(row[1])
+
+
+def _guard(claims: TokenClaims) -> services.Statement:
+    """The token's user, still active and the token still theirs (accounts.auth.token_holder)."""
+    return services.compiled(token_holder(claims).values("pk"))
+
+
+def _json(body: str, *, headers: dict[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json", headers=headers)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The whole request body (the limits layer has bounded it), and whether
+    the request ended cleanly."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+
+
+def _replay(body: bytes, ended: bool, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            if ended:
+                return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    return replayed
+
+
+async def _send_response(response: HttpResponseBase, send: Send) -> None:
+    content = response.content if isinstance(response, HttpResponse) else b"".join(response)
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+    if not response.has_header("Content-Length"):
+        headers.append((b"content-length", str(len(content)).encode()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
