@@ -1,8 +1,9 @@
 """The ASGI application: uvicorn todo_project.asgi:application.
 
-Layers, outermost first: request size limits, probes (/health, /ready: early,
-as they are asked most often and need nothing below), lifespan (database
-pools), the hot task routes on the event loop (tasks/asgi.py), then Django."""
+Layers, outermost first: probes (/health, /ready: first, as they are asked
+most often and read nothing of the request but its path), lifespan (database
+pools), request size limits, the hot task routes on the event loop
+(tasks/asgi.py), then Django."""
 
 import os
 
@@ -19,6 +20,6 @@ from health.asgi import ProbesMiddleware
 from tasks.asgi import TaskRoutesMiddleware
 from todo_project.middleware import LifespanMiddleware, RequestLimitsMiddleware
 
-application = RequestLimitsMiddleware(
-    ProbesMiddleware(LifespanMiddleware(TaskRoutesMiddleware(django_application)))
+application = ProbesMiddleware(
+    LifespanMiddleware(RequestLimitsMiddleware(TaskRoutesMiddleware(django_application)))
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -16,6 +16,7 @@ from accounts.models import User
 from conftest import ServerProcess, auth_headers, database_url_for_tests
 from health.tests.proxy import DatabaseProxy
 from tasks.models import Task
+from todo_project.tests import traffic
 from todo_project.tests.traffic import Request, Traffic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,15 +44,8 @@ def server(live_server_process, proxy: DatabaseProxy) -> ServerProcess:
     )
 
 
-def writes_and_reads(user: User):
-    headers = auth_headers(user)
-
-    def next_request(number: int) -> Request:
-        if number % 2:
-            return Request("GET", f"/api/{user.pk}/tasks?limit=5", headers=headers)
-        return Request("POST", f"/api/{user.pk}/tasks", {"title": f"Write {number}"}, headers)
-
-    return next_request
+def writes_and_reads(user: User) -> Callable[[int], Request]:
+    return traffic.writes_and_reads(user.pk, auth_headers(user))
 
 
 async def poll(url: str, until_status: int, timeout: float) -> float | None:

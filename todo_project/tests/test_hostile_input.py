@@ -205,8 +205,8 @@ def test_invalid_utf8_in_the_path_and_query_is_a_4xx(server: ServerProcess, alic
         assert status is None or 400 <= status < 500, received[:200]
 
 
-def big_header_request(size: int) -> bytes:
-    return b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+def big_header_request(size: int, path: bytes = b"/health") -> bytes:
+    return b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
 
 
 @pytest.mark.parametrize("size", [20_000, 200_000, 5_000_000])
@@ -218,7 +218,8 @@ def test_an_overlong_header_is_a_431(image_server: ServerProcess, size: int) -> 
 
 
 def test_a_plain_uvicorn_refuses_an_overlong_header_too(server: ServerProcess) -> None:
-    received = raw_exchange(server, big_header_request(20_000))
+    """Past the probes, which read nothing of a request but its path."""
+    received = raw_exchange(server, big_header_request(20_000, b"/openapi.json"))
 
     assert status_of(received) == 431
     assert json.loads(received.partition(b"\r\n\r\n")[2])["code"] == "headers_too_large"

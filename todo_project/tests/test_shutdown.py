@@ -8,26 +8,21 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Callable
 
 import pytest
 
 from accounts.models import User
 from conftest import auth_headers
 from tasks.models import Task
+from todo_project.tests import traffic
 from todo_project.tests.traffic import Request, Traffic
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def mixed_requests(user: User):
-    headers = auth_headers(user)
-
-    def next_request(number: int) -> Request:
-        if number % 2:
-            return Request("GET", f"/api/{user.pk}/tasks?limit=5", headers=headers)
-        return Request("POST", f"/api/{user.pk}/tasks", {"title": f"Write {number}"}, headers)
-
-    return next_request
+def mixed_requests(user: User) -> Callable[[int], Request]:
+    return traffic.writes_and_reads(user.pk, auth_headers(user))
 
 
 def run_with_sigterm(server, traffic: Traffic, *, after: float) -> float:

@@ -142,3 +142,14 @@ class Traffic:
                 self.outcomes.append(outcome)
                 count += 1
             writer.close()
+
+
+def writes_and_reads(user_id: object, headers: dict[str, str]) -> Callable[[int], Request]:
+    """Requests that alternate: a new task, then a page of the list."""
+
+    def next_request(number: int) -> Request:
+        if number % 2:
+            return Request("GET", f"/api/{user_id}/tasks?limit=5", headers=headers)
+        return Request("POST", f"/api/{user_id}/tasks", {"title": f"Write {number}"}, headers)
+
+    return next_request
