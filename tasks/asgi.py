@@ -30,7 +30,7 @@ from tasks import services
 from tasks.serializers import CompletionSerializer, TaskListQuerySerializer
 from todo_project.database import async_pool
 from todo_project.exceptions import ServiceUnavailable, error_response
-from todo_project.middleware import ASGIApp, Message, Receive, Scope, Send
+from todo_project.middleware import ASGIApp, Receive, Scope, Send, replay
 from todo_project.paging import total_from_page
 
 ROUTE = re.compile(
@@ -71,7 +71,7 @@ class TaskRoutesMiddleware:
         except Exception:  # noqa: BLE001 - Django answers it (and logs what it must)
             response = _ToDjango()
         if isinstance(response, _ToDjango):
-            await self.app(scope, _replay(body, ended, receive), send)
+            await self.app(scope, replay(body, receive, ended=ended), send)
             return
         await _send_response(response, send)
 
@@ -184,21 +184,6 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks), True
-
-
-def _replay(body: bytes, ended: bool, receive: Receive) -> Receive:
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            if ended:
-                return {"type": "http.request", "body": body, "more_body": False}
-            return {"type": "http.disconnect"}
-        return await receive()
-
-    return replayed
 
 
 async def _send_response(response: HttpResponseBase, send: Send) -> None:

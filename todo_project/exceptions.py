@@ -46,9 +46,6 @@ class HeadersTooLarge(exceptions.APIException):
     default_code = "headers_too_large"
 
 
-HEADERS_TOO_LARGE_DETAIL = str(HeadersTooLarge.default_detail)
-
-
 def error_body(detail: str, code: str, errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"detail": detail, "code": code}
     if errors is not None:

@@ -47,15 +47,22 @@ class JSONAnswer:
         await send({"type": "http.response.body", "body": b"" if head else self.body})
 
 
-async def send_json(
-    send: Send,
-    status: int,
-    payload: dict[str, Any],
-    *,
-    head: bool = False,
-    headers: Iterable[tuple[bytes, bytes]] = (),
-) -> None:
-    await JSONAnswer(status, payload, headers).send(send, head=head)
+def replay(body: bytes, receive: Receive, *, ended: bool = True) -> Receive:
+    """A receive() for the app below a layer that has read the request's
+    body: first the body (or, when the client left before it ended, the
+    disconnect), then whatever comes next."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            if ended:
+                return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    return replayed
 
 
 def open_database_pool() -> None:
@@ -153,25 +160,12 @@ class RequestLimitsMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(b"".join(chunks), receive), send)
 
     @staticmethod
     async def _refuse(send: Send, error: type[APIException]) -> None:
-        await send_json(
-            send,
-            error.status_code,
-            error_body(str(error.default_detail), error.default_code),
-            headers=[(b"connection", b"close")],
-        )
+        body = error_body(str(error.default_detail), error.default_code)
+        await JSONAnswer(error.status_code, body, headers=[(b"connection", b"close")]).send(send)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -17,7 +17,7 @@ import json
 from django.conf import settings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from todo_project.exceptions import HEADERS_TOO_LARGE_DETAIL, error_body
+from todo_project.exceptions import HeadersTooLarge, error_body
 
 HEAD_TIMEOUT_SECONDS = 10.0
 BODY_TIMEOUT_SECONDS = 30.0
@@ -39,7 +39,7 @@ def _error_response(status: int, reason: str, detail: str, code: str) -> bytes:
 
 
 HEADERS_TOO_LARGE = _error_response(
-    431, "Request Header Fields Too Large", HEADERS_TOO_LARGE_DETAIL, "headers_too_large"
+    431, "Request Header Fields Too Large", str(HeadersTooLarge.default_detail), HeadersTooLarge.default_code
 )
 REQUEST_TIMEOUT = _error_response(
     408, "Request Timeout", "The request did not arrive in time.", "request_timeout"

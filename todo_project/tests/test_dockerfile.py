@@ -34,6 +34,15 @@ def final_stage(dockerfile: list[dict]) -> list[dict]:
     return dockerfile[_final_start(dockerfile) :]
 
 
+def runs(stage: list[dict]) -> str:
+    """The RUN commands of some instructions, as one text."""
+    return " ".join(item["value"] for item in stage if item["instruction"] == "RUN")
+
+
+def builder_runs(dockerfile: list[dict]) -> str:
+    return runs(dockerfile[: _final_start(dockerfile)])
+
+
 def test_every_stage_is_python_3_13_alpine_and_there_are_at_least_two(dockerfile) -> None:
     stages = instructions(dockerfile, "FROM")
 
@@ -44,11 +53,11 @@ def test_every_stage_is_python_3_13_alpine_and_there_are_at_least_two(dockerfile
 def test_the_final_stage_runs_as_uid_1001(dockerfile) -> None:
     final = final_stage(dockerfile)
     users = [item["value"] for item in final if item["instruction"] == "USER"]
-    runs = " ".join(item["value"] for item in final if item["instruction"] == "RUN")
+    final_runs = runs(final)
 
     assert users[-1] in ("1001", "1001:1001", "appuser", "appuser:appuser")
-    assert re.search(r"addgroup .*-g 1001 appuser", runs)
-    assert re.search(r"adduser .*-u 1001 -G appuser", runs)
+    assert re.search(r"addgroup .*-g 1001 appuser", final_runs)
+    assert re.search(r"adduser .*-u 1001 -G appuser", final_runs)
 
 
 def test_workdir_port_and_python_environment(dockerfile) -> None:
@@ -85,25 +94,17 @@ def test_no_env_or_arg_is_named_like_a_secret(dockerfile) -> None:
 
 
 def test_dependencies_install_as_wheels_in_the_builder_and_static_files_are_collected(dockerfile) -> None:
-    builder_runs = " ".join(
-        item["value"] for item in dockerfile[: _final_start(dockerfile)] if item["instruction"] == "RUN"
-    )
-    final_runs = " ".join(item["value"] for item in final_stage(dockerfile) if item["instruction"] == "RUN")
+    builder, final = builder_runs(dockerfile), runs(final_stage(dockerfile))
 
-    assert "--only-binary=:all:" in builder_runs
-    assert "collectstatic" in builder_runs
-    assert "pip install" not in final_runs
-    assert "apk add" not in builder_runs + final_runs
+    assert "--only-binary=:all:" in builder
+    assert "collectstatic" in builder
+    assert "pip install" not in final
+    assert "apk add" not in builder + final
 
 
 def test_the_running_image_holds_no_pip(dockerfile) -> None:
-    builder_runs = " ".join(
-        item["value"] for item in dockerfile[: _final_start(dockerfile)] if item["instruction"] == "RUN"
-    )
-    final_runs = " ".join(item["value"] for item in final_stage(dockerfile) if item["instruction"] == "RUN")
-
-    assert "/opt/venv/bin/pip uninstall --yes --quiet pip" in builder_runs
-    assert "python -m pip uninstall --yes --quiet pip" in final_runs
+    assert "/opt/venv/bin/pip uninstall --yes --quiet pip" in builder_runs(dockerfile)
+    assert "python -m pip uninstall --yes --quiet pip" in runs(final_stage(dockerfile))
     env = " ".join(item["value"] for item in final_stage(dockerfile) if item["instruction"] == "ENV")
     assert 'FORWARDED_ALLOW_IPS=""' in env
 
