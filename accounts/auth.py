@@ -13,6 +13,8 @@ the version on and so ends them all.
 
 from __future__ import annotations
 
+import functools
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +29,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from accounts.models import User
+from todo_project.sql import Statement, Template
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
     from rest_framework.views import APIView
@@ -123,9 +126,34 @@ def token_holder(claims: TokenClaims) -> QuerySet[User]:
     users = User.objects.filter(pk=claims.user_id, is_active=True)
     if claims.version is not None:
         return users.filter(token_version=claims.version)
+    return users.filter(Q(tokens_revoked_at__isnull=True) | Q(tokens_revoked_at__lt=_revoked_before(claims)))
+
+
+def _revoked_before(claims: TokenClaims) -> datetime:
     # A token made elsewhere ends with the revocation; iat has whole seconds.
-    revoked_before = claims.issued_at + timedelta(seconds=1)
-    return users.filter(Q(tokens_revoked_at__isnull=True) | Q(tokens_revoked_at__lt=revoked_before))
+    return claims.issued_at + timedelta(seconds=1)
+
+
+def token_holder_statement(claims: TokenClaims) -> Statement:
+    """token_holder(claims)'s id as SQL (for an EXISTS), compiled once per shape."""
+    if claims.version is not None:
+        return _holder_template(versioned=True).statement(user_id=claims.user_id, version=claims.version)
+    return _holder_template(versioned=False).statement(
+        user_id=claims.user_id, revoked_before=_revoked_before(claims)
+    )
+
+
+@functools.cache
+def _holder_template(*, versioned: bool) -> Template:
+    sample = TokenClaims(
+        user_id=uuid.uuid4(),
+        issued_at=datetime(1970, 1, 2, microsecond=secrets.randbelow(10**6), tzinfo=UTC),
+        version=secrets.randbelow(2**30) + 2 if versioned else None,
+    )
+    holders = token_holder(sample).values("pk")
+    if versioned:
+        return Template(holders, user_id=sample.user_id, version=sample.version)
+    return Template(holders, user_id=sample.user_id, revoked_before=_revoked_before(sample))
 
 
 def bearer_claims(header: bytes) -> TokenClaims | None:

@@ -1,7 +1,8 @@
 """The hottest task routes, served on the event loop in front of Django.
 
 The list, one task and the completion toggle are each one statement on
-psycopg's async pool (the token's user checked in the same statement), so
+psycopg's async pool (the token's user checked in the same statement), a
+create one query of two statements (the owner's lock, then the insert), so
 their database waits overlap with other requests instead of queueing in
 Django's request threads. The request is still a Django request through the
 project's middleware (Host check, CORS, security headers), the statements
@@ -11,27 +12,33 @@ task, any other method) is handed to Django, which answers it as before."""
 
 from __future__ import annotations
 
+import functools
 import io
-import json
 import re
+import secrets
+import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.exception import convert_exception_to_response
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.utils.module_loading import import_string
+from rest_framework.utils import json
 
-from accounts.auth import TokenClaims, bearer_claims, token_holder
+from accounts.auth import TokenClaims, bearer_claims, token_holder_statement
 from accounts.models import User
 from tasks import services
-from tasks.serializers import CompletionSerializer, TaskListQuerySerializer
+from tasks.serializers import CompletionSerializer, TaskInputSerializer, TaskListQuerySerializer
 from todo_project.database import async_pool
 from todo_project.exceptions import ServiceUnavailable, error_response
 from todo_project.middleware import ASGIApp, Receive, Scope, Send, replay
 from todo_project.paging import total_from_page
+from todo_project.sql import Template
 
 ROUTE = re.compile(
     r"^/api(?:/v1)?/(?P<user_id>[^/]+)/tasks(?:/(?P<task_id>[0-9]{1,18})(?P<complete>/complete)?)?$"
@@ -59,7 +66,7 @@ class TaskRoutesMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
-            or scope["method"] not in ("GET", "PATCH")
+            or scope["method"] not in ("GET", "POST", "PATCH")
             or not ROUTE.match(scope["path"])
         ):
             await self.app(scope, receive, send)
@@ -90,19 +97,19 @@ class TaskRoutesMiddleware:
         owner = User(pk=claims.user_id)
         if match["complete"] and request.method == "PATCH":
             return await self._complete(request, owner, claims, int(match["task_id"]))
-        if request.method != "GET" or match["complete"]:
+        if match["complete"] or request.method not in ("GET", "POST"):
             return _ToDjango()
+        if request.method == "POST":
+            return await self._create(request, owner, claims) if not match["task_id"] else _ToDjango()
         if match["task_id"]:
             return await self._retrieve(owner, claims, int(match["task_id"]))
         return await self._list(request, owner, claims)
 
     async def _list(self, request: HttpRequest, owner: User, claims: TokenClaims) -> HttpResponseBase:
-        query = TaskListQuerySerializer(data=request.GET)
-        if not query.is_valid():
+        shape = _list_shape(request.META.get("QUERY_STRING", ""))
+        if shape is None:
             return _ToDjango()
-        filters = query.validated_data
-        matches, page = services.task_page(owner=owner, **filters)
-        holder, bodies = _guard(claims), services.compiled(page)
+        holder, bodies = token_holder_statement(claims), shape.page.statement(owner_id=owner.pk)
         async with async_pool().connection() as connection:
             cursor = await connection.execute(
                 f"SELECT EXISTS ({holder.sql}), ARRAY({bodies.sql})", [*holder.params, *bodies.params]
@@ -110,9 +117,9 @@ class TaskRoutesMiddleware:
             held, rows = await cursor.fetchone()
             if not held:
                 return _ToDjango()
-            total = total_from_page(len(rows), limit=filters["limit"], offset=filters["offset"])
+            total = total_from_page(len(rows), limit=shape.limit, offset=shape.offset)
             if total is None:
-                counted = services.compiled(matches.values("pk"))
+                counted = shape.matches.statement(owner_id=owner.pk)
                 count_sql = f"SELECT count(*) FROM ({counted.sql}) AS matches"  # noqa: S608 - the ORM's SQL
                 cursor = await connection.execute(count_sql, counted.params)
                 total = (await cursor.fetchone())[0]
@@ -121,10 +128,8 @@ class TaskRoutesMiddleware:
     async def _retrieve(self, owner: User, claims: TokenClaims, task_id: int) -> HttpResponseBase:
         if not 0 < task_id <= services.MAX_ID:
             return _ToDjango()
-        holder, body = (
-            _guard(claims),
-            services.compiled(services.task_body_query(owner=owner, task_id=task_id)),
-        )
+        holder = token_holder_statement(claims)
+        body = _task_body_template().statement(owner_id=owner.pk, task_id=task_id)
         async with async_pool().connection() as connection:
             cursor = await connection.execute(
                 f"SELECT EXISTS ({holder.sql}), ({body.sql})", [*holder.params, *body.params]
@@ -139,14 +144,7 @@ class TaskRoutesMiddleware:
     ) -> HttpResponseBase:
         if not 0 < task_id <= services.MAX_ID:
             return _ToDjango()
-        data: Any = {}
-        if request.body:
-            if request.content_type != "application/json":
-                return _ToDjango()
-            try:
-                data = json.loads(request.body)
-            except ValueError:
-                return _ToDjango()
+        data = _json_body(request) if request.body else {}
         completion = CompletionSerializer(data=data)
         if not completion.is_valid():
             return _ToDjango()
@@ -154,7 +152,7 @@ class TaskRoutesMiddleware:
             owner_id=owner.pk,
             task_id=task_id,
             completed=completion.validated_data.get("completed"),
-            guard=_guard(claims),
+            guard=token_holder_statement(claims),
         )
         async with async_pool().connection() as connection:
             cursor = await connection.execute(statement.sql, statement.params)
@@ -163,14 +161,82 @@ class TaskRoutesMiddleware:
             return _ToDjango()  # not found, or the token's user is gone: Django says which
         return _json(row[1])
 
+    async def _create(self, request: HttpRequest, owner: User, claims: TokenClaims) -> HttpResponseBase:
+        fields = TaskInputSerializer(data=_json_body(request))
+        if not fields.is_valid():
+            return _ToDjango()
+        try:
+            task = services.new_task(owner=owner, **fields.validated_data)
+        except ValidationError:
+            return _ToDjango()
+        statement = services.creation_statement(task, guard=token_holder_statement(claims))
+        async with async_pool().connection() as connection:
+            cursor = await connection.execute(statement.sql, statement.params)
+            cursor.nextset()
+            row = await cursor.fetchone()
+        if row is None:
+            return _ToDjango()  # the task limit, or the token's user is gone: Django says which
+        return _json(row[1], status=201, headers={"Location": f"{request.path}/{row[0]}"})
 
-def _guard(claims: TokenClaims) -> services.Statement:
-    """The token's user, still active and the token still theirs (accounts.auth.token_holder)."""
-    return services.compiled(token_holder(claims).values("pk"))
+
+def _json_body(request: HttpRequest) -> Any:
+    """The request's JSON, read as DRF's parser reads it (strict: no NaN), or
+    None when it is not plain UTF-8 JSON (None is never valid input here)."""
+    if request.content_type != "application/json" or request.encoding not in (None, "utf-8"):
+        return None
+    try:
+        return json.loads(request.body)
+    except (ValueError, RecursionError):
+        return None
 
 
-def _json(body: str, *, headers: dict[str, str] | None = None) -> HttpResponse:
-    return HttpResponse(body, content_type="application/json", headers=headers)
+@dataclass(frozen=True)
+class _ListShape:
+    """The list's statements for one query string, compiled once."""
+
+    limit: int
+    offset: int
+    page: Template  # the page's JSON bodies
+    matches: Template  # the ids of all matches, to count them
+
+
+# Query strings a frontend sends are few: each is validated and compiled once.
+@functools.lru_cache(maxsize=256)
+def _cached_list_shape(query_string: str) -> _ListShape | None:
+    return _list_shape_of(query_string)
+
+
+def _list_shape(query_string: str) -> _ListShape | None:
+    if len(query_string) > 512:
+        return _list_shape_of(query_string)
+    return _cached_list_shape(query_string)
+
+
+def _list_shape_of(query_string: str) -> _ListShape | None:
+    """None when the query is not valid (Django then says why)."""
+    query = TaskListQuerySerializer(data=QueryDict(query_string))
+    if not query.is_valid():
+        return None
+    filters = query.validated_data
+    sample = User(pk=uuid.uuid4())
+    matches, page = services.task_page(owner=sample, **filters)
+    return _ListShape(
+        limit=filters["limit"],
+        offset=filters["offset"],
+        page=Template(page, owner_id=sample.pk),
+        matches=Template(matches.values("pk"), owner_id=sample.pk),
+    )
+
+
+@functools.cache
+def _task_body_template() -> Template:
+    sample_owner, sample_task = User(pk=uuid.uuid4()), secrets.randbits(62) + 1
+    query = services.task_body_query(owner=sample_owner, task_id=sample_task)
+    return Template(query, owner_id=sample_owner.pk, task_id=sample_task)
+
+
+def _json(body: str, *, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json", status=status, headers=headers)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

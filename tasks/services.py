@@ -21,6 +21,7 @@ from rest_framework import exceptions, status
 from accounts.models import User
 from tasks.models import Priority, Task
 from todo_project.paging import total_matches
+from todo_project.sql import Statement
 
 # The columns behind a task's body (tasks.serializers.task_body).
 TASK_FIELDS = (
@@ -70,6 +71,38 @@ def create_task(
     completed: bool = False,
 ) -> Task:
     """A new task, unless the owner already has MAX_TASKS_PER_USER."""
+    task = new_task(
+        owner=owner,
+        title=title,
+        description=description,
+        priority=priority,
+        tags=tags,
+        due_date=due_date,
+        completed=completed,
+    )
+    statement = creation_statement(task)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
+        cursor.nextset()
+        row = cursor.fetchone()
+    if row is None:
+        raise TaskLimitReached()
+    task.pk = row[0]
+    return task
+
+
+def new_task(
+    *,
+    owner: User,
+    title: str,
+    description: str | None = None,
+    priority: str = Priority.MEDIUM,
+    tags: Iterable[str] = (),
+    due_date: datetime | None = None,
+    completed: bool = False,
+) -> Task:
+    """A valid task, not yet saved (creation_statement saves it)."""
+    now = timezone.now()
     task = Task(
         owner=owner,
         title=title.strip(),
@@ -78,16 +111,39 @@ def create_task(
         tags=_unique(tags),
         due_date=due_date,
         completed=completed,
+        created_at=now,
+        updated_at=now,
     )
     _validate(task)
-    with transaction.atomic():
-        # The owner's row lock makes one create wait for another, so two at
-        # once cannot both take the last place.
-        User.objects.select_for_update(no_key=True).filter(pk=owner.pk).exists()
-        if Task.objects.for_user(owner).count() >= settings.MAX_TASKS_PER_USER:
-            raise TaskLimitReached()
-        task.save()
     return task
+
+
+def creation_statement(task: Task, *, guard: Statement | None = None) -> Statement:
+    """Insert a task made by new_task unless its owner already has
+    MAX_TASKS_PER_USER (or `guard`, an EXISTS condition, fails), RETURNING the
+    new id and JSON body in its second result (cursor.nextset()).
+
+    Two statements in one query, which PostgreSQL runs as one transaction in
+    one round trip: the owner's row lock, then the insert with its count. The
+    lock makes the owner's creates take turns, and the insert's count, a
+    statement of its own, sees every create that held the lock before, so two
+    at once cannot both take the last place."""
+    sql = (
+        "SELECT 1 FROM users WHERE users.id = %s FOR NO KEY UPDATE;"
+        " INSERT INTO tasks (owner_id, title, description, completed, priority, tags, due_date,"
+        " created_at, updated_at)"
+        " SELECT %s, %s, %s, %s, %s, %s::varchar[], %s, %s, %s"
+        " WHERE (SELECT count(*) FROM tasks WHERE tasks.owner_id = %s) < %s"
+    )
+    params: list[Any] = [
+        task.owner_id,
+        task.owner_id, task.title, task.description, task.completed, task.priority, task.tags,
+        task.due_date, task.created_at, task.updated_at, task.owner_id, settings.MAX_TASKS_PER_USER,
+    ]  # fmt: skip
+    if guard is not None:
+        sql += f" AND EXISTS ({guard.sql})"
+        params += guard.params
+    return Statement(f"{sql} RETURNING tasks.id, {TASK_JSON_SQL}", params)
 
 
 def get_task(*, owner: User, task_id: int, for_update: bool = False) -> Task:
@@ -185,20 +241,6 @@ TASK_JSON_SQL = f"""json_build_object(
         'updated_at', to_char(tasks.updated_at AT TIME ZONE 'UTC', {_UTC_ISO})
     )::text"""
 _TASK_JSON = RawSQL(TASK_JSON_SQL, (), output_field=TextField())  # noqa: S611 - constant SQL, no input
-
-
-@dataclass(frozen=True)
-class Statement:
-    """SQL with its parameters, for Django's cursor or psycopg's async pool alike."""
-
-    sql: str
-    params: list[Any]
-
-
-def compiled(queryset: QuerySet[Any]) -> Statement:
-    """The SQL the ORM would run for a queryset, without running it."""
-    sql, params = queryset.query.sql_with_params()
-    return Statement(sql, list(params))
 
 
 def task_page(

@@ -118,6 +118,73 @@ def test_the_toggle_answers_as_the_django_view(
         assert live.json() == django.json()
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"title": "  Plan the trip  "}', "application/json"),
+        (
+            b'{"title": "Taxes", "description": "forms", "priority": "high", "tags": ["home", " home ", "x"],'
+            b' "due_date": "2026-12-01T09:30:00+02:00", "completed": true, "id": 7, "user_id": "someone"}',
+            "application/json; charset=utf-8",
+        ),
+        (b'{"title": "No tags", "tags": [], "description": null, "due_date": null}', "application/json"),
+        (b'{"title": ""}', "application/json"),
+        (b'{"title": "x", "priority": "urgent"}', "application/json"),
+        (b'{"title": "x", "tags": [""]}', "application/json"),
+        (rb'{"title": "nul \u0000"}', "application/json"),
+        (b'{"title": NaN}', "application/json"),
+        (b'["title"]', "application/json"),
+        (b"null", "application/json"),
+        (b"{not json", "application/json"),
+        (b"", "application/json"),
+        (b"title=x", "application/x-www-form-urlencoded"),
+        (b'{"title": "latin"}', "application/json; charset=latin-1"),
+    ],
+)
+def test_a_create_answers_as_the_django_view(
+    server: ServerProcess, alice: User, content: bytes, content_type: str
+) -> None:
+    path = f"/api/{alice.pk}/tasks"
+    headers = {**auth_headers(alice), "Content-Type": content_type}
+    live = httpx.post(f"{server.url}{path}", headers=headers, content=content, timeout=10)
+    django = client_for(alice).post(path, data=content, content_type=content_type)
+
+    assert live.status_code == django.status_code
+    if live.status_code != 201:
+        assert live.json() == django.json()
+        assert Task.objects.filter(owner=alice).count() == 0
+        return
+    made, django_made = live.json(), django.json()
+    assert live.headers["location"] == f"{path}/{made['id']}"
+    assert live.headers["content-type"] == django["Content-Type"]
+    unstable = {"id", "created_at", "updated_at"}
+    assert {k: v for k, v in made.items() if k not in unstable} == {
+        k: v for k, v in django_made.items() if k not in unstable
+    }
+    assert made["created_at"] == made["updated_at"]
+    assert client_for(alice).get(f"{path}/{made['id']}").json() == made
+
+
+def test_a_create_past_the_limit_or_for_a_user_gone_is_djangos_answer(
+    live_server_process, alice: User, bob: User
+) -> None:
+    server = live_server_process(MAX_TASKS_PER_USER="1")
+    path = f"{server.url}/api/{alice.pk}/tasks"
+
+    first = httpx.post(path, headers=auth_headers(alice), json={"title": "One"})
+    second = httpx.post(path, headers=auth_headers(alice), json={"title": "Two"})
+    bobs_try = httpx.post(path, headers=auth_headers(bob), json={"title": "Bob's"})
+    headers = auth_headers(alice)
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+    deactivated = httpx.post(path, headers=headers, json={"title": "Three"})
+
+    assert first.status_code == 201
+    assert (second.status_code, second.json()["code"]) == (409, "task_limit_reached")
+    assert (bobs_try.status_code, bobs_try.json()["code"]) == (403, "permission_denied")
+    assert (deactivated.status_code, deactivated.json()["code"]) == (401, "invalid_token")
+    assert list(Task.objects.values_list("title", flat=True)) == ["One"]
+
+
 def test_bad_or_missing_tokens_get_djangos_401(server: ServerProcess, alice: User, tasks) -> None:
     path = f"{server.url}/api/{alice.pk}/tasks"
     revoked = auth_headers(alice)
@@ -125,10 +192,15 @@ def test_bad_or_missing_tokens_get_djangos_401(server: ServerProcess, alice: Use
 
     for headers in ({}, {"Authorization": "Bearer not.a.jwt"}, {"Authorization": "Basic abc"}, revoked):
         toggle = f"{path}/{tasks[0].pk}/complete"
-        for response in (httpx.get(path, headers=headers), httpx.patch(toggle, headers=headers)):
+        for response in (
+            httpx.get(path, headers=headers),
+            httpx.patch(toggle, headers=headers),
+            httpx.post(path, headers=headers, json={"title": "Not made"}),
+        ):
             assert response.status_code == 401
             assert response.json()["code"] in ("not_authenticated", "invalid_token")
     assert Task.objects.get(pk=tasks[0].pk).completed is True
+    assert not Task.objects.filter(title="Not made").exists()
 
 
 def test_a_deactivated_users_token_gets_401_and_changes_nothing(
@@ -165,8 +237,9 @@ def test_the_answers_carry_cors_and_security_headers(server: ServerProcess, alic
         httpx.get(f"{server.url}/api/{alice.pk}/tasks", headers=headers),
         httpx.get(f"{server.url}/api/{alice.pk}/tasks/{tasks[0].pk}", headers=headers),
         httpx.patch(f"{server.url}/api/{alice.pk}/tasks/{tasks[0].pk}/complete", headers=headers),
+        httpx.post(f"{server.url}/api/{alice.pk}/tasks", headers=headers, json={"title": "New"}),
     ):
-        assert response.status_code == 200
+        assert response.status_code in (200, 201)
         assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
         assert response.headers["access-control-allow-credentials"] == "true"
         assert "X-Total-Count" in response.headers["access-control-expose-headers"]
@@ -189,10 +262,10 @@ def test_a_host_not_allowed_and_a_query_not_utf8_are_djangos_400(live_server_pro
 def test_other_methods_on_the_routes_reach_django(server: ServerProcess, alice: User, tasks) -> None:
     client = httpx.Client(base_url=server.url, headers=auth_headers(alice))
 
-    created = client.post(f"/api/{alice.pk}/tasks", json={"title": "Made by Django"})
+    created = client.post(f"/api/{alice.pk}/tasks/{tasks[0].pk}", json={"title": "Not a route"})
     renamed = client.patch(f"/api/{alice.pk}/tasks/{tasks[0].pk}", json={"title": "Renamed"})
     head = client.head(f"/api/{alice.pk}/tasks")
     wrong = client.delete(f"/api/{alice.pk}/tasks")
 
-    assert (created.status_code, renamed.status_code, head.status_code) == (201, 200, 200)
+    assert (created.status_code, renamed.status_code, head.status_code) == (405, 200, 200)
     assert (wrong.status_code, wrong.json()["code"]) == (405, "method_not_allowed")
