@@ -44,10 +44,17 @@ def _function(name: str, description: str, properties: dict[str, Any], required:
 
 
 TOOL_SCHEMAS = [
-    _function("add_task", "Create a task for the user.", _TASK_FIELDS, ["title"]),
+    _function(
+        "add_task",
+        "Create a new task for the user and return its id. Only the title is required; keep it short and"
+        " put details in the description.",
+        _TASK_FIELDS,
+        ["title"],
+    ),
     _function(
         "list_tasks",
-        "List the user's tasks with their ids, newest first. Use it to find a task's id.",
+        "List the user's tasks (at most 100, newest first) with their ids, completion, priority and due"
+        " date. Call it to find a task's id before completing, updating or deleting it.",
         {
             "status": {
                 "type": "string",
@@ -58,15 +65,61 @@ TOOL_SCHEMAS = [
         },
         [],
     ),
-    _function("complete_task", "Mark a task as completed.", {"task_id": _ID}, ["task_id"]),
-    _function("delete_task", "Delete a task for good.", {"task_id": _ID}, ["task_id"]),
+    _function(
+        "complete_task",
+        "Mark one of the user's tasks as completed, by its id (list_tasks shows the ids).",
+        {"task_id": _ID},
+        ["task_id"],
+    ),
+    _function(
+        "delete_task",
+        "Delete one of the user's tasks for good, by its id (list_tasks shows the ids). It cannot be undone.",
+        {"task_id": _ID},
+        ["task_id"],
+    ),
     _function(
         "update_task",
-        "Change a task's title, description, priority, due date or tags. Fields left out stay as they are.",
+        "Change a task's title, description, priority, due date or tags, by its id (list_tasks shows the"
+        " ids). Fields left out stay as they are.",
         {"task_id": _ID, **_TASK_FIELDS},
         ["task_id"],
     ),
 ]
+
+
+def _summary_schema(status: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "task_id": {"type": "integer"},
+            "status": {"type": "string", "const": status},
+            "title": {"type": "string"},
+        },
+        "required": ["task_id", "status", "title"],
+    }
+
+
+# What each tool returns when it succeeds (a failure is {"error": "..."}).
+RESULT_SCHEMAS: dict[str, dict[str, Any]] = {
+    "add_task": _summary_schema("created"),
+    "list_tasks": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "title": {"type": "string"},
+                "completed": {"type": "boolean"},
+                "priority": {"type": "string", "enum": ["low", "medium", "high"]},
+                "due_date": {"type": ["string", "null"], "description": "ISO 8601, or null."},
+            },
+            "required": ["id", "title", "completed", "priority", "due_date"],
+        },
+    },
+    "complete_task": _summary_schema("completed"),
+    "delete_task": _summary_schema("deleted"),
+    "update_task": _summary_schema("updated"),
+}
 
 TOOL_NAMES = frozenset(schema["function"]["name"] for schema in TOOL_SCHEMAS)
 

@@ -2,8 +2,8 @@
 
 Layers, outermost first: probes (/health, /ready: first, as they are asked
 most often and read nothing of the request but its path), lifespan (database
-pools), request size limits, the hot task routes on the event loop
-(tasks/asgi.py), then Django."""
+pools, the MCP app's task group), request size limits, /mcp (chat/asgi.py),
+the hot task routes on the event loop (tasks/asgi.py), then Django."""
 
 import os
 
@@ -16,10 +16,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todo_project.settings")
 with exit_on_configuration_error():
     django_application = get_asgi_application()
 
+from chat.asgi import McpMiddleware
 from health.asgi import ProbesMiddleware
 from tasks.asgi import TaskRoutesMiddleware
 from todo_project.middleware import LifespanMiddleware, RequestLimitsMiddleware
 
-application = ProbesMiddleware(
-    LifespanMiddleware(RequestLimitsMiddleware(TaskRoutesMiddleware(django_application)))
-)
+mcp = McpMiddleware(TaskRoutesMiddleware(django_application))
+application = ProbesMiddleware(LifespanMiddleware(RequestLimitsMiddleware(mcp), contexts=[mcp.running]))

@@ -178,5 +178,8 @@ def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
             # not problems of the server. 5xx still reach stderr.
             "django.request": {"level": "ERROR"},
             "django.db.backends": {"level": "INFO"},
+            # The MCP SDK tells of its session manager starting and of every
+            # refused tool argument at INFO; its warnings (a refused Host) stay.
+            "mcp": {"level": "WARNING"},
         },
     }

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
 from django.conf import settings
@@ -86,34 +87,42 @@ def close_connections() -> None:
 
 class LifespanMiddleware:
     """Answers ASGI lifespan events (Django itself does not): opens the
-    database pools at start-up, closes them and the providers' connections on
-    shutdown."""
+    database pools at start-up, then enters `contexts` (the MCP app's
+    lifespan); on shutdown leaves them and closes the pools and the
+    providers' connections."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, contexts: Sequence[Callable[[], AbstractAsyncContextManager[Any]]] = ()
+    ) -> None:
         self.app = app
+        self.contexts = contexts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await asyncio.to_thread(open_database_pool)
-                    await open_async_pool()
-                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+        async with AsyncExitStack() as entered:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    try:
+                        await asyncio.to_thread(open_database_pool)
+                        await open_async_pool()
+                        for context in self.contexts:
+                            await entered.enter_async_context(context())
+                    except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                        await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                        return
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    try:
+                        await entered.aclose()
+                        await close_async_pool()
+                        await asyncio.to_thread(close_connections)
+                    except Exception:
+                        logger.exception("Closing the database pool or the providers' connections failed")
+                    await send({"type": "lifespan.shutdown.complete"})
                     return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                try:
-                    await close_async_pool()
-                    await asyncio.to_thread(close_connections)
-                except Exception:
-                    logger.exception("Closing the database pool or the providers' connections failed")
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
 
 class RequestLimitsMiddleware:

@@ -138,3 +138,34 @@ class DocsView(_ReadOnlyDocument, SpectacularSwaggerView):
         response = super().get(request, *args, **kwargs)
         response.data["csrf_token"] = ""
         return response
+
+
+MCP_DESCRIPTION = """The Model Context Protocol server (SPEC.md section 6): the assistant's five task
+tools (add_task, list_tasks, complete_task, delete_task, update_task) for any MCP client, over
+streamable HTTP, stateless, with JSON answers. Send JSON-RPC 2.0 messages (initialize, tools/list,
+tools/call) with `Authorization: Bearer <token>` (the API's token; the tools act for its user only)
+and `Accept: application/json, text/event-stream`. Missing or bad token: 401 with
+`WWW-Authenticate: Bearer`. `python manage.py mcp_stdio --email <user>` serves the same tools over
+stdio."""
+
+
+def add_mcp(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    result.setdefault("paths", {})["/mcp"] = {
+        "post": {
+            "operationId": "mcp",
+            "summary": "MCP server (streamable HTTP)",
+            "description": MCP_DESCRIPTION,
+            "tags": ["mcp"],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": _json(
+                    "The JSON-RPC answer.", {"jsonrpc": "2.0", "id": "1", "result": {"tools": "..."}}
+                ),
+                "401": {"description": "Missing or bad bearer token."},
+            },
+        }
+    }
+    return result

@@ -243,6 +243,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "todo_project.schema.add_probes",
+        "todo_project.schema.add_mcp",
     ],
 }
 
