@@ -5,6 +5,7 @@ almost nothing per request."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -110,6 +111,11 @@ class LifespanMiddleware:
                         await open_async_pool()
                         for context in self.contexts:
                             await entered.enter_async_context(context())
+                        # What start-up loaded (Django, DRF, the MCP SDK and pydantic)
+                        # lives as long as the process: out of the collector's
+                        # generations, full collections no longer walk it and stall
+                        # requests (the chat's p99 went from 108-125 to 53-70 ms).
+                        gc.freeze()
                     except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
                         await send({"type": "lifespan.startup.failed", "message": str(exc)})
                         return
