@@ -153,14 +153,16 @@ def spawn_server(
 def live_server_process(tmp_path: Path, transactional_db: None) -> Iterator[Callable[..., ServerProcess]]:
     """Start `uvicorn todo_project.asgi:application` as SPEC.md gives it (or,
     with image_process=True, the image's `python -m todo_project.serve`), in a
-    working directory without a .env, on a free port. Call it with environment
+    working directory without a .env, on a free port (or `port`). Call it with environment
     overrides; the server is stopped at the end of the test. The server commits
     to the test database, so the tables are emptied after the test."""
     servers: list[ServerProcess] = []
     database_url = database_url_for_tests()
 
-    def start(*, wait: bool = True, image_process: bool = False, **overrides: str | None) -> ServerProcess:
-        port = free_port()
+    def start(
+        *, wait: bool = True, image_process: bool = False, port: int | None = None, **overrides: str | None
+    ) -> ServerProcess:
+        port = port or free_port()
         env = server_environment(**{"DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), **overrides})
         if image_process:
             # The image's own process (todo_project.serve), on all interfaces.

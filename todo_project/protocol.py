@@ -6,7 +6,11 @@ without a deadline (slow clients could hold connections for minutes). Here:
 - the request line and headers together may be MAX_REQUEST_HEAD_BYTES: past
   that the client gets 431 and the connection closes, before more is buffered;
 - the head must arrive within HEAD_TIMEOUT_SECONDS (else 408 and close), the
-  body within BODY_TIMEOUT_SECONDS of the head (else the connection closes).
+  body within BODY_TIMEOUT_SECONDS of the head (else the connection closes);
+- at shutdown an idle kept-alive connection is not closed at once: its client
+  may already have sent the next request, which closing would lose without
+  the client knowing whether it was done. For DRAIN_SECONDS the next request
+  is still answered, with Connection: close.
 The image's server process (todo_project.serve) runs with this protocol."""
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ BODY_TIMEOUT_SECONDS = 30.0
 # for this long, so it can finish sending and read the answer (closing with
 # unread data would reset the connection and lose the answer).
 LINGER_SECONDS = 2.0
+DRAIN_SECONDS = 1.0
 
 
 def _error_response(status: int, reason: str, detail: str, code: str) -> bytes:
@@ -53,6 +58,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._deadline: asyncio.TimerHandle | None = None
         self._refused = False
+        self._draining = False
         self._max_head = settings.MAX_REQUEST_HEAD_BYTES
         # A connection that never sends a byte is closed too.
         self._set_deadline(HEAD_TIMEOUT_SECONDS, self._head_timed_out)
@@ -93,6 +99,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._set_deadline(BODY_TIMEOUT_SECONDS, self._body_timed_out)
         super().on_headers_complete()
+        if self._draining and self.cycle is not None:
+            self.cycle.keep_alive = False  # answered with Connection: close
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
@@ -103,6 +111,18 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._cancel_deadline()
         super().on_message_complete()
+
+    def shutdown(self) -> None:
+        """The server is stopping (uvicorn closes idle connections at once)."""
+        self._draining = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+        elif not self._in_head and not self.transport.is_closing():
+            self._set_deadline(DRAIN_SECONDS, self._drained)
+
+    def _drained(self) -> None:
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.close()
 
     def _set_deadline(self, seconds: float, callback: object) -> None:
         self._cancel_deadline()

@@ -64,6 +64,26 @@ class DrainingServer(uvicorn.Server):
         return waiting
 
 
+# pg_advisory_lock's key for the migrations: any constant the project owns.
+MIGRATION_LOCK_KEY = 0x746F646F  # "todo"
+
+
+def migrate_once() -> None:
+    """Run the migrations under a PostgreSQL advisory lock: replicas that start
+    together wait for the first one's migration, then find nothing to do,
+    instead of racing to create the same tables. The lock is the session's, so
+    it ends with the connection if this process dies."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+        try:
+            call_command("migrate", interactive=False)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todo_project.settings")
     import django
@@ -75,10 +95,9 @@ def main() -> int:
         django.setup()
 
     if settings.RUN_MIGRATIONS:
-        from django.core.management import call_command
         from django.db import connections
 
-        call_command("migrate", interactive=False)
+        migrate_once()
         connections["default"].close_pool()  # the server opens its own at start-up
 
     from todo_project.protocol import LimitedHttpToolsProtocol

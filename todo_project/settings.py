@@ -4,6 +4,7 @@ working directory when present). See the configuration table in README.md."""
 import hashlib
 import hmac
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 from psycopg_pool.base import AttemptWithBackoff
@@ -177,6 +178,31 @@ DATABASES = {
 # cost of two connection attempts a second per missing connection meanwhile.
 AttemptWithBackoff.INITIAL_DELAY = 0.5
 AttemptWithBackoff.DELAY_BACKOFF = 1.0
+
+# --- Cache: the rate limits' counters -----------------------------------------
+
+# With REDIS_URL, every replica counts in one Redis (atomic INCR), so a limit
+# holds across replicas; without it, each process counts in its own memory
+# (one process: the quick start). While Redis does not answer, the limits
+# count in the process's memory ("fallback", todo_project/throttling.py).
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+    raise ConfigurationError(f"REDIS_URL must be a redis://, rediss:// or unix:// URL, got {REDIS_URL!r}.")
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "todo")
+_LOCAL_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}
+CACHES = {"default": _LOCAL_CACHE}
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            # A Redis that is down or slow costs a request at most this long
+            # (and only once per REDIS_RETRY_SECONDS, see throttling.py).
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        },
+        "fallback": {**_LOCAL_CACHE, "LOCATION": "fallback"},
+    }
 
 # --- Logging -----------------------------------------------------------------
 

@@ -89,6 +89,7 @@ def test_the_secret_template_holds_no_real_value() -> None:
         "MIGRATION_DATABASE_URL",
         "DJANGO_SECRET_KEY",
         "DJANGO_SECRET_KEY_PREVIOUS",
+        "REDIS_URL",
     } <= set(values)
 
 
@@ -101,7 +102,7 @@ def test_the_network_policy_admits_8001_from_the_ingress_namespace_only() -> Non
     assert rule["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
     ]
-    assert egress_ports == {53, 5432, 443}
+    assert egress_ports == {53, 5432, 6379, 443}
 
 
 def test_the_configmap_names_hosts_and_trusted_proxies() -> None:
