@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 import uuid
 from collections import Counter
@@ -31,17 +32,10 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 def redis_env() -> dict[str, str]:
     """A Redis for the replicas, with a key prefix of this test's own."""
     try:
-        with socket_to(REDIS_HOST, REDIS_PORT):
-            pass
+        socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=2).close()
     except OSError:
         pytest.fail(f"these tests need Redis on {REDIS_HOST}:{REDIS_PORT}")
     return {"REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/0", "CACHE_KEY_PREFIX": f"t{uuid.uuid4().hex}"}
-
-
-def socket_to(host: str, port: int):
-    import socket
-
-    return socket.create_connection((host, port), timeout=2)
 
 
 def sign_in_attempts(servers: list[ServerProcess], count: int) -> list[int]:
@@ -195,6 +189,7 @@ def test_limits_count_per_process_while_redis_is_away_and_shared_again_after(
         shared = sign_in_attempts([server], 4)
         proxy.stop()
         away = sign_in_attempts([server], 12)
+        ready_while_away = httpx.get(f"{server.url}/ready").status_code
         proxy.start()
         time.sleep(5.5)  # the limiter tries Redis again after 5 s
         back = sign_in_attempts([server], 8)
@@ -204,6 +199,7 @@ def test_limits_count_per_process_while_redis_is_away_and_shared_again_after(
     assert shared == [401] * 4
     # Counted in the process from zero: 10 more, then refused; never a 5xx.
     assert Counter(away) == {401: 10, 429: 2}
+    assert ready_while_away == 200  # readiness is about the database only
     # Redis's count (4) again: 6 more.
     assert Counter(back) == {401: 6, 429: 2}
     assert server.stdout.count("Redis does not answer") + server.stderr.count("Redis does not answer") == 1
