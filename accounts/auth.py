@@ -14,6 +14,7 @@ the version on and so ends them all.
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from accounts.models import User
+from accounts.models import USER_ID_MAX_LENGTH, User
 from todo_project.sql import Statement, Template
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
@@ -38,6 +39,8 @@ if TYPE_CHECKING:  # rest_framework.views imports this module through its settin
 SUBJECT_CLAIMS = ("sub", "user_id", "id")
 ISSUER = "todo-backend"
 MAX_TOKEN_BYTES = 8 * 1024
+# A user id as a path segment takes it: URL-safe characters only.
+USER_ID = re.compile(rf"[A-Za-z0-9._~-]{{1,{USER_ID_MAX_LENGTH}}}")
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class IssuedToken:
 class TokenClaims:
     """What a verified token says about its holder."""
 
-    user_id: uuid.UUID
+    user_id: str
     issued_at: datetime
     version: int | None  # None for tokens made elsewhere
 
@@ -112,11 +115,15 @@ def verify_token(token: str) -> TokenClaims:
     )
 
 
-def user_id_from_claims(claims: dict[str, Any]) -> uuid.UUID:
+def user_id_from_claims(claims: dict[str, Any]) -> str:
+    """The user id, verbatim: an opaque string of up to 64 URL-safe characters
+    (ours are UUIDs, Better Auth's 32 random letters and digits)."""
     for claim in SUBJECT_CLAIMS:
         value = claims.get(claim)
         if value:
-            return uuid.UUID(str(value))
+            if not isinstance(value, str) or not USER_ID.fullmatch(value):
+                raise ValueError("the subject is not a user id")
+            return value
     raise ValueError("no subject claim")
 
 
@@ -146,7 +153,7 @@ def token_holder_statement(claims: TokenClaims) -> Statement:
 @functools.cache
 def _holder_template(*, versioned: bool) -> Template:
     sample = TokenClaims(
-        user_id=uuid.uuid4(),
+        user_id=str(uuid.uuid4()),
         issued_at=datetime(1970, 1, 2, microsecond=secrets.randbelow(10**6), tzinfo=UTC),
         version=secrets.randbelow(2**30) + 2 if versioned else None,
     )
@@ -209,4 +216,4 @@ class IsPathUser(BasePermission):
         # Without a user DRF answers 401 not_authenticated; otherwise False is 403.
         if request.user is None:
             return False
-        return str(view.kwargs.get("user_id", "")).lower() == str(request.user.pk)
+        return view.kwargs.get("user_id", "") == request.user.pk

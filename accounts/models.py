@@ -22,6 +22,15 @@ def email_key(email: str) -> str:
     return unicodedata.normalize("NFKC", normalize_email(email).upper().casefold())
 
 
+USER_ID_MAX_LENGTH = 64
+
+
+def new_user_id() -> str:
+    """Our own sign-ups' ids. Ids are opaque strings of up to 64 characters:
+    users first seen through an external token (Better Auth) keep its id."""
+    return str(uuid.uuid4())
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -45,7 +54,9 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractBaseUser, PermissionsMixin):
     """A person using the app. The email is the login."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.CharField(
+        primary_key=True, max_length=USER_ID_MAX_LENGTH, default=new_user_id, editable=False
+    )
     email = models.EmailField(max_length=EMAIL_MAX_LENGTH, unique=True)
     # email_key(email): unique, so look-alike emails cannot make a second account.
     # (Null only for rows older than the key whose key another row already had.)

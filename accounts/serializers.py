@@ -7,7 +7,7 @@ from todo_project.fields import StrictCharField
 
 
 class UserSerializer(serializers.Serializer):
-    id = serializers.UUIDField(read_only=True)
+    id = serializers.CharField(read_only=True, help_text="Opaque, up to 64 characters.")
     email = serializers.EmailField(read_only=True)
     name = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)

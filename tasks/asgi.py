@@ -92,7 +92,7 @@ class TaskRoutesMiddleware:
     async def _route(self, request: HttpRequest) -> HttpResponseBase:
         match = ROUTE.match(request.path_info)
         claims = bearer_claims(request.headers.get("Authorization", "").encode("latin-1"))
-        if match is None or claims is None or match["user_id"].lower() != str(claims.user_id):
+        if match is None or claims is None or match["user_id"] != claims.user_id:
             return _ToDjango()
         owner = User(pk=claims.user_id)
         if match["complete"] and request.method == "PATCH":
@@ -218,7 +218,7 @@ def _list_shape_of(query_string: str) -> _ListShape | None:
     if not query.is_valid():
         return None
     filters = query.validated_data
-    sample = User(pk=uuid.uuid4())
+    sample = User(pk=str(uuid.uuid4()))
     matches, page = services.task_page(owner=sample, **filters)
     return _ListShape(
         limit=filters["limit"],
@@ -230,7 +230,7 @@ def _list_shape_of(query_string: str) -> _ListShape | None:
 
 @functools.cache
 def _task_body_template() -> Template:
-    sample_owner, sample_task = User(pk=uuid.uuid4()), secrets.randbits(62) + 1
+    sample_owner, sample_task = User(pk=str(uuid.uuid4())), secrets.randbits(62) + 1
     query = services.task_body_query(owner=sample_owner, task_id=sample_task)
     return Template(query, owner_id=sample_owner.pk, task_id=sample_task)
 

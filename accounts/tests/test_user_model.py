@@ -1,4 +1,5 @@
-"""The custom user: UUID key, email login stored lower-case and unique in any case."""
+"""The custom user: an opaque string key (a UUID for our sign-ups), email login
+stored lower-case and unique in any case."""
 
 import uuid
 
@@ -11,9 +12,9 @@ from accounts.models import User
 pytestmark = pytest.mark.django_db
 
 
-def test_users_live_in_the_users_table_with_a_uuid_key(alice: User) -> None:
+def test_users_live_in_the_users_table_with_a_uuid_string_key(alice: User) -> None:
     assert User._meta.db_table == "users"
-    assert isinstance(alice.pk, uuid.UUID)
+    assert str(uuid.UUID(alice.pk)) == alice.pk
     with connection.cursor() as cursor:
         cursor.execute("SELECT email, name FROM users WHERE id = %s", [alice.pk])
         assert cursor.fetchone() == ("alice@example.com", "Alice")

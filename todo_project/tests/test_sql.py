@@ -41,7 +41,7 @@ def test_the_token_guard_selects_what_token_holder_selects(alice: User, bob: Use
         TokenClaims(user_id=alice.pk, issued_at=now, version=None),
         TokenClaims(user_id=bob.pk, issued_at=now - timedelta(seconds=5), version=None),
         TokenClaims(user_id=bob.pk, issued_at=now + timedelta(seconds=5), version=None),
-        TokenClaims(user_id=uuid.uuid4(), issued_at=now, version=0),
+        TokenClaims(user_id=str(uuid.uuid4()), issued_at=now, version=0),
     ]
 
     found = [rows(token_holder_statement(claim)) for claim in claims]
