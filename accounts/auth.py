@@ -1,9 +1,12 @@
 """JWT bearer tokens and the per-user guard.
 
-Tokens are HMAC-signed with BETTER_AUTH_SECRET (JWT_ALGORITHM). While
+Our tokens are HMAC-signed with BETTER_AUTH_SECRET (JWT_ALGORITHM). While
 BETTER_AUTH_SECRET_PREVIOUS is set, tokens signed with it verify too, so the
-secret can rotate without signing everyone out. simplejwt verifies against a
-single key, so this small backend uses PyJWT directly.
+secret can rotate without signing everyone out. Tokens of a Better Auth
+deployment verify too: HMAC ones with the shared secret, asymmetric ones
+against its JWKS (BETTER_AUTH_JWKS_URL, accounts/jwks.py); their user is
+created on first sight (token_user). PyJWT directly, not simplejwt: see the
+README (Tokens).
 
 Every token needs iat and exp, may live at most JWT_EXPIRATION_DAYS, and may
 be at most MAX_TOKEN_BYTES long (refused before any decoding). Ours carry the
@@ -14,6 +17,7 @@ the version on and so ends them all.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import secrets
 import uuid
@@ -23,13 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from accounts.models import USER_ID_MAX_LENGTH, User
+from accounts import jwks
+from accounts.models import USER_ID_MAX_LENGTH, User, normalize_email
 from todo_project.sql import Statement, Template
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
@@ -39,6 +47,7 @@ if TYPE_CHECKING:  # rest_framework.views imports this module through its settin
 SUBJECT_CLAIMS = ("sub", "user_id", "id")
 ISSUER = "todo-backend"
 MAX_TOKEN_BYTES = 8 * 1024
+logger = logging.getLogger(__name__)
 # A user id as a path segment takes it: URL-safe characters only.
 USER_ID = re.compile(rf"[A-Za-z0-9._~-]{{1,{USER_ID_MAX_LENGTH}}}")
 
@@ -56,6 +65,10 @@ class TokenClaims:
     user_id: str
     issued_at: datetime
     version: int | None  # None for tokens made elsewhere
+    # Made elsewhere (Better Auth): its user is created on first sight.
+    external: bool = False
+    email: str | None = None
+    name: str | None = None
 
 
 def issue_token(user: User) -> IssuedToken:
@@ -80,39 +93,73 @@ def _verification_keys() -> list[str]:
     return keys
 
 
-def decode_token(token: str) -> dict[str, Any]:
-    """The token's claims, or jwt.InvalidTokenError. Only the configured HMAC
-    algorithm is accepted, so alg "none" and key-confusion tricks fail."""
-    *earlier_keys, last_key = _verification_keys()
-    for key in earlier_keys:
-        try:
-            return _decode(token, key)
-        except jwt.InvalidSignatureError:
-            continue  # perhaps signed with the previous secret
-    return _decode(token, last_key)
+def decode_token(token: str, *, fetch_keys: bool = True) -> dict[str, Any]:
+    """The token's claims, or jwt.InvalidTokenError. An HMAC token must use
+    JWT_ALGORITHM with BETTER_AUTH_SECRET (or the previous one); an asymmetric
+    one (EdDSA, ES256, RS256, PS256) a key of BETTER_AUTH_JWKS_URL's set, and
+    only when that is configured. "none" and key-confusion tricks fail: each
+    key verifies its own algorithm only."""
+    algorithm = jwt.get_unverified_header(token).get("alg")
+    if algorithm == settings.JWT_ALGORITHM:
+        *earlier_keys, last_key = _verification_keys()
+        for key in earlier_keys:
+            try:
+                return _decode(token, key, algorithm)
+            except jwt.InvalidSignatureError:
+                continue  # perhaps signed with the previous secret
+        return _decode(token, last_key, algorithm)
+    keys = jwks.key_set()
+    if keys is None or algorithm not in jwks.ALGORITHMS:
+        raise jwt.InvalidAlgorithmError("the token's algorithm is not accepted")
+    key = keys.key(jwt.get_unverified_header(token).get("kid"), fetch=fetch_keys)
+    if key.algorithm_name != algorithm:
+        raise jwt.InvalidAlgorithmError("the key is not for the token's algorithm")
+    return _decode(token, key, algorithm)
 
 
-def _decode(token: str, key: str) -> dict[str, Any]:
-    claims = jwt.decode(token, key, algorithms=[settings.JWT_ALGORITHM], options={"require": ["exp", "iat"]})
+def _decode(token: str, key: Any, algorithm: str) -> dict[str, Any]:
+    # The audience is checked below, for tokens made elsewhere only.
+    claims = jwt.decode(
+        token, key, algorithms=[algorithm], options={"require": ["exp", "iat"], "verify_aud": False}
+    )
     lifetime = claims["exp"] - claims["iat"]
     if lifetime > settings.JWT_EXPIRATION_DAYS * 86400:
         raise jwt.InvalidTokenError("lives longer than JWT_EXPIRATION_DAYS")
     return claims
 
 
-def verify_token(token: str) -> TokenClaims:
+def verify_token(token: str, *, fetch_keys: bool = True) -> TokenClaims:
     """The claims of a token that verifies, else jwt.InvalidTokenError or ValueError."""
     if len(token) > MAX_TOKEN_BYTES:
         raise ValueError("token too long")
-    claims = decode_token(token)
+    claims = decode_token(token, fetch_keys=fetch_keys)
     version = claims.get("ver")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         raise ValueError("ver is not an integer")
+    # Made elsewhere: verified through the JWKS, or without our own iss
+    # (which every token we issue carries). Only those may create a user.
+    external = claims.get("iss") != ISSUER or jwt.get_unverified_header(token).get("alg") in jwks.ALGORITHMS
+    if external:
+        _check_issuer_and_audience(claims)
+    email, name = claims.get("email"), claims.get("name")
     return TokenClaims(
         user_id=user_id_from_claims(claims),
         issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-        version=version,
+        version=None if external else version,
+        external=external,
+        email=email if isinstance(email, str) else None,
+        name=name if isinstance(name, str) else None,
     )
+
+
+def _check_issuer_and_audience(claims: dict[str, Any]) -> None:
+    if settings.BETTER_AUTH_ISSUER and claims.get("iss") != settings.BETTER_AUTH_ISSUER:
+        raise jwt.InvalidIssuerError("not the configured issuer")
+    if settings.BETTER_AUTH_AUDIENCE:
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if settings.BETTER_AUTH_AUDIENCE not in audiences:
+            raise jwt.InvalidAudienceError("not for the configured audience")
 
 
 def user_id_from_claims(claims: dict[str, Any]) -> str:
@@ -163,17 +210,50 @@ def _holder_template(*, versioned: bool) -> Template:
     return Template(holders, user_id=sample.user_id, revoked_before=_revoked_before(sample))
 
 
-def bearer_claims(header: bytes) -> TokenClaims | None:
+def bearer_claims(header: bytes, *, fetch_keys: bool = True) -> TokenClaims | None:
     """The claims of an Authorization header's bearer token, or None when the
-    header is malformed or the token does not verify."""
+    header is malformed or the token does not verify. Without `fetch_keys`,
+    never waits for a JWKS (code on the event loop hands such tokens on)."""
     scheme, _, token = header.partition(b" ")
     token = token.strip()
     if scheme.lower() != b"bearer" or not token or b" " in token:
         return None
     try:
-        return verify_token(token.decode("ascii"))
+        return verify_token(token.decode("ascii"), fetch_keys=fetch_keys)
     except (UnicodeDecodeError, jwt.InvalidTokenError, ValueError, OverflowError):
         return None
+
+
+def token_user(claims: TokenClaims) -> User | None:
+    """The active user a verified token speaks for; a user of a token made
+    elsewhere (Better Auth) is created on first sight, with the token's id,
+    email and name. Never merges accounts: when the email is another user's,
+    the token is refused (None) and a warning logged."""
+    try:
+        # get(), not first(): one row by primary key, no ORDER BY.
+        return token_holder(claims).get()
+    except User.DoesNotExist:
+        pass
+    if not claims.external or User.objects.filter(pk=claims.user_id).exists():
+        return None  # gone, deactivated, or the token ended
+    try:
+        email = normalize_email(claims.email or "")
+        validate_email(email)
+    except DjangoValidationError:
+        return None
+    user = User(id=claims.user_id, email=email, name=(claims.name or "").strip()[:100] or email.split("@")[0])
+    user.set_unusable_password()
+    try:
+        with transaction.atomic():
+            user.save(force_insert=True)
+    except IntegrityError:
+        if User.objects.filter(pk=claims.user_id).exists():
+            return token_holder(claims).first()  # made by a request at the same moment
+        logger.warning(
+            "Refused a token for new user %s: its email belongs to another account.", claims.user_id
+        )
+        return None
+    return user
 
 
 def invalid_token() -> exceptions.AuthenticationFailed:
@@ -192,13 +272,9 @@ class BearerAuthentication(BaseAuthentication):
         if not header:
             return None
         claims = bearer_claims(header)
-        if claims is None:
+        user = None if claims is None else token_user(claims)
+        if user is None:
             raise invalid_token()
-        try:
-            # get(), not first(): one row by primary key, no ORDER BY.
-            user = token_holder(claims).get()
-        except User.DoesNotExist:
-            raise invalid_token() from None
         return user, header.partition(b" ")[2].strip().decode("ascii")
 
     def authenticate_header(self, request: Request) -> str:

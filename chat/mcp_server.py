@@ -25,7 +25,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 
-from accounts.auth import bearer_claims, token_holder_statement
+from accounts.auth import TokenClaims, bearer_claims, token_holder_statement, token_user
 from accounts.models import User
 from chat.tools import RESULT_SCHEMAS, TOOL_SCHEMAS, run_tool
 from todo_project.database import async_pool
@@ -100,17 +100,28 @@ class BearerTokenVerifier:
     verifies (accounts.auth) and its user is still active and still holds it."""
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        claims = bearer_claims(b"Bearer " + token.encode("latin-1", errors="replace"))
+        header = b"Bearer " + token.encode("latin-1", errors="replace")
+        claims = bearer_claims(header, fetch_keys=False)
+        if claims is None:  # perhaps a JWKS to fetch: on a thread
+            claims = await sync_to_async(bearer_claims, thread_sensitive=False)(header)
         if claims is None:
             return None
         holder = token_holder_statement(claims)
         async with async_pool().connection() as connection:
             cursor = await connection.execute(f"SELECT EXISTS ({holder.sql})", holder.params)
             (held,) = await cursor.fetchone()
-        if not held:
+        if not held and (not claims.external or await sync_to_async(_first_sight)(claims) is None):
             return None
-        user_id = str(claims.user_id)
+        user_id = claims.user_id
         return AccessToken(token=token, client_id=user_id, scopes=[], subject=user_id)
+
+
+def _first_sight(claims: TokenClaims) -> User | None:
+    """A Better Auth user's first call: token_user creates them."""
+    try:
+        return token_user(claims)
+    finally:
+        close_old_connections()
 
 
 async def _token_user() -> str:

@@ -91,7 +91,8 @@ class TaskRoutesMiddleware:
 
     async def _route(self, request: HttpRequest) -> HttpResponseBase:
         match = ROUTE.match(request.path_info)
-        claims = bearer_claims(request.headers.get("Authorization", "").encode("latin-1"))
+        # A token whose keys are not at hand yet (a JWKS to fetch) goes to Django's thread.
+        claims = bearer_claims(request.headers.get("Authorization", "").encode("latin-1"), fetch_keys=False)
         if match is None or claims is None or match["user_id"] != claims.user_id:
             return _ToDjango()
         owner = User(pk=claims.user_id)

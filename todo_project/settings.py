@@ -241,6 +241,14 @@ REST_FRAMEWORK = {
 # asymmetric families are refused here, at start-up.
 JWT_ALGORITHM = env_choice("JWT_ALGORITHM", "HS256", ("HS256", "HS384", "HS512"), upper=True)
 JWT_EXPIRATION_DAYS = env_int("JWT_EXPIRATION_DAYS", 7, minimum=1, maximum=365)
+# Better Auth's JWT plugin signs with an asymmetric key (EdDSA by default) and
+# publishes the public keys at {its base URL}/api/auth/jwks. With this set,
+# such tokens verify against those keys (accounts/jwks.py), next to the
+# HMAC tokens of BETTER_AUTH_SECRET. ISSUER and AUDIENCE, when set, must match
+# the iss and aud of every token not issued by this API.
+BETTER_AUTH_JWKS_URL = env_url("BETTER_AUTH_JWKS_URL", "") if env_str("BETTER_AUTH_JWKS_URL", "") else ""
+BETTER_AUTH_ISSUER = env_str("BETTER_AUTH_ISSUER", "")
+BETTER_AUTH_AUDIENCE = env_str("BETTER_AUTH_AUDIENCE", "")
 AUTH_RATE_LIMIT = env_rate("AUTH_RATE_LIMIT", "20/minute")
 AUTH_FAILURE_LIMIT = env_rate("AUTH_FAILURE_LIMIT", "10/hour")
 
