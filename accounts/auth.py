@@ -93,13 +93,13 @@ def _verification_keys() -> list[str]:
     return keys
 
 
-def decode_token(token: str, *, fetch_keys: bool = True) -> dict[str, Any]:
+def decode_token(token: str, header: dict[str, Any], *, fetch_keys: bool = True) -> dict[str, Any]:
     """The token's claims, or jwt.InvalidTokenError. An HMAC token must use
     JWT_ALGORITHM with BETTER_AUTH_SECRET (or the previous one); an asymmetric
     one (EdDSA, ES256, RS256, PS256) a key of BETTER_AUTH_JWKS_URL's set, and
     only when that is configured. "none" and key-confusion tricks fail: each
-    key verifies its own algorithm only."""
-    algorithm = jwt.get_unverified_header(token).get("alg")
+    key verifies its own algorithm only. `header`: the token's, unverified."""
+    algorithm = header.get("alg")
     if algorithm == settings.JWT_ALGORITHM:
         *earlier_keys, last_key = _verification_keys()
         for key in earlier_keys:
@@ -111,7 +111,7 @@ def decode_token(token: str, *, fetch_keys: bool = True) -> dict[str, Any]:
     keys = jwks.key_set()
     if keys is None or algorithm not in jwks.ALGORITHMS:
         raise jwt.InvalidAlgorithmError("the token's algorithm is not accepted")
-    key = keys.key(jwt.get_unverified_header(token).get("kid"), fetch=fetch_keys)
+    key = keys.key(header.get("kid"), fetch=fetch_keys)
     if key.algorithm_name != algorithm:
         raise jwt.InvalidAlgorithmError("the key is not for the token's algorithm")
     return _decode(token, key, algorithm)
@@ -132,13 +132,14 @@ def verify_token(token: str, *, fetch_keys: bool = True) -> TokenClaims:
     """The claims of a token that verifies, else jwt.InvalidTokenError or ValueError."""
     if len(token) > MAX_TOKEN_BYTES:
         raise ValueError("token too long")
-    claims = decode_token(token, fetch_keys=fetch_keys)
+    header = jwt.get_unverified_header(token)
+    claims = decode_token(token, header, fetch_keys=fetch_keys)
     version = claims.get("ver")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         raise ValueError("ver is not an integer")
     # Made elsewhere: verified through the JWKS, or without our own iss
     # (which every token we issue carries). Only those may create a user.
-    external = claims.get("iss") != ISSUER or jwt.get_unverified_header(token).get("alg") in jwks.ALGORITHMS
+    external = claims.get("iss") != ISSUER or header.get("alg") in jwks.ALGORITHMS
     if external:
         _check_issuer_and_audience(claims)
     email, name = claims.get("email"), claims.get("name")

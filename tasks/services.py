@@ -60,26 +60,9 @@ class TaskPage:
     total: int
 
 
-def create_task(
-    *,
-    owner: User,
-    title: str,
-    description: str | None = None,
-    priority: str = Priority.MEDIUM,
-    tags: Iterable[str] = (),
-    due_date: datetime | None = None,
-    completed: bool = False,
-) -> Task:
-    """A new task, unless the owner already has MAX_TASKS_PER_USER."""
-    task = new_task(
-        owner=owner,
-        title=title,
-        description=description,
-        priority=priority,
-        tags=tags,
-        due_date=due_date,
-        completed=completed,
-    )
+def create_task(*, owner: User, **fields: Any) -> Task:
+    """A new task with new_task's fields, unless the owner already has MAX_TASKS_PER_USER."""
+    task = new_task(owner=owner, **fields)
     statement = creation_statement(task)
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, statement.params)
