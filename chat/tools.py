@@ -165,7 +165,7 @@ def add_task(user: User, arguments: dict[str, Any]) -> dict[str, Any]:
 
 def list_tasks(user: User, arguments: dict[str, Any]) -> list[dict[str, Any]]:
     filters = _valid(_ListSerializer(data=arguments))
-    page = services.list_tasks(owner=user, limit=LIST_LIMIT, **filters)
+    page = services.list_tasks(owner=user, query=services.ListQuery(limit=LIST_LIMIT, **filters))
     return [
         {
             "id": row["id"],

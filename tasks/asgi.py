@@ -118,7 +118,7 @@ class TaskRoutesMiddleware:
             held, rows = await cursor.fetchone()
             if not held:
                 return _ToDjango()
-            total = total_from_page(len(rows), limit=shape.limit, offset=shape.offset)
+            total = total_from_page(len(rows), limit=shape.query.limit, offset=shape.query.offset)
             if total is None:
                 counted = shape.matches.statement(owner_id=owner.pk)
                 count_sql = f"SELECT count(*) FROM ({counted.sql}) AS matches"  # noqa: S608 - the ORM's SQL
@@ -195,8 +195,7 @@ def _json_body(request: HttpRequest) -> Any:
 class _ListShape:
     """The list's statements for one query string, compiled once."""
 
-    limit: int
-    offset: int
+    query: services.ListQuery
     page: Template  # the page's JSON bodies
     matches: Template  # the ids of all matches, to count them
 
@@ -218,12 +217,11 @@ def _list_shape_of(query_string: str) -> _ListShape | None:
     query = TaskListQuerySerializer(data=QueryDict(query_string))
     if not query.is_valid():
         return None
-    filters = query.validated_data
+    filters = services.ListQuery(**query.validated_data)
     sample = User(pk=str(uuid.uuid4()))
-    matches, page = services.task_page(owner=sample, **filters)
+    matches, page = services.task_page(owner=sample, query=filters)
     return _ListShape(
-        limit=filters["limit"],
-        offset=filters["offset"],
+        query=filters,
         page=Template(page, owner_id=sample.pk),
         matches=Template(matches.values("pk"), owner_id=sample.pk),
     )

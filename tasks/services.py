@@ -184,22 +184,48 @@ def delete_task(*, owner: User, task_id: int) -> Task:
     return task
 
 
-def list_tasks(
-    *,
-    owner: User,
-    status: str = "all",
-    priority: str | None = None,
-    tag: str | None = None,
-    search: str | None = None,
-    sort: str = DEFAULT_SORT,
-    limit: int = MAX_LIMIT,
-    offset: int = 0,
-) -> TaskPage:
+@dataclass(frozen=True)
+class ListQuery:
+    """The list's filters, order and page (TaskListQuerySerializer checks them)."""
+
+    status: str = "all"
+    priority: str | None = None
+    tag: str | None = None
+    search: str | None = None
+    sort: str = DEFAULT_SORT
+    limit: int = MAX_LIMIT
+    offset: int = 0
+
+    def page(self, tasks: QuerySet[Task]) -> QuerySet[Task]:
+        """`tasks` in the query's order, sliced to its page."""
+        return tasks.order_by(*_ordering(self.sort))[self.offset : self.offset + self.limit]
+
+    def total(self, matches: QuerySet[Task], on_page: int) -> int:
+        return total_matches(matches, on_page, limit=self.limit, offset=self.offset)
+
+
+def matching_tasks(*, owner: User, query: ListQuery) -> QuerySet[Task]:
+    """The owner's tasks that match the query's filters, before order and paging."""
+    tasks = Task.objects.for_user(owner)
+    if query.status == "pending":
+        tasks = tasks.filter(completed=False)
+    elif query.status == "completed":
+        tasks = tasks.filter(completed=True)
+    if query.priority:
+        tasks = tasks.filter(priority=query.priority)
+    if query.tag:
+        tasks = tasks.filter(tags__contains=[query.tag])
+    if query.search:
+        tasks = tasks.filter(Q(title__icontains=query.search) | Q(description__icontains=query.search))
+    return tasks
+
+
+def list_tasks(*, owner: User, query: ListQuery) -> TaskPage:
     """One page of the owner's tasks as rows of TASK_FIELDS, and the number of
     matches before paging."""
-    tasks = _filtered(owner, status=status, priority=priority, tag=tag, search=search)
-    rows = list(tasks.order_by(*_ordering(sort)).values(*TASK_FIELDS)[offset : offset + limit])
-    return TaskPage(rows=rows, total=total_matches(tasks, len(rows), limit=limit, offset=offset))
+    matches = matching_tasks(owner=owner, query=query)
+    rows = list(query.page(matches).values(*TASK_FIELDS))
+    return TaskPage(rows=rows, total=query.total(matches, len(rows)))
 
 
 @dataclass(frozen=True)
@@ -226,27 +252,12 @@ TASK_JSON_SQL = f"""json_build_object(
 _TASK_JSON = RawSQL(TASK_JSON_SQL, (), output_field=TextField())  # noqa: S611 - constant SQL, no input
 
 
-def task_page(
-    *,
-    owner: User,
-    status: str = "all",
-    priority: str | None = None,
-    tag: str | None = None,
-    search: str | None = None,
-    sort: str = DEFAULT_SORT,
-    limit: int = MAX_LIMIT,
-    offset: int = 0,
-) -> tuple[QuerySet[Task], QuerySet[str]]:
-    """The owner's tasks that match the filters, and one page of their JSON
-    bodies in the sort order: the one query builder behind both paths of the
-    list (the REST view here, the async one in tasks/asgi.py)."""
-    matches = _filtered(owner, status=status, priority=priority, tag=tag, search=search)
-    bodies = (
-        matches.order_by(*_ordering(sort))
-        .annotate(body=_TASK_JSON)
-        .values_list("body", flat=True)[offset : offset + limit]
-    )
-    return matches, bodies
+def task_page(*, owner: User, query: ListQuery) -> tuple[QuerySet[Task], QuerySet[str]]:
+    """The owner's tasks that match the query, and one page of their JSON
+    bodies in its order: the one query builder behind both paths of the list
+    (the REST view here, the async one in tasks/asgi.py)."""
+    matches = matching_tasks(owner=owner, query=query)
+    return matches, query.page(matches.annotate(body=_TASK_JSON)).values_list("body", flat=True)
 
 
 def task_body_query(*, owner: User, task_id: int) -> QuerySet[str]:
@@ -277,50 +288,13 @@ def completion_statement(
     return Statement(f"{sql} RETURNING tasks.id, {TASK_JSON_SQL}", params)
 
 
-def list_tasks_json(
-    *,
-    owner: User,
-    status: str = "all",
-    priority: str | None = None,
-    tag: str | None = None,
-    search: str | None = None,
-    sort: str = DEFAULT_SORT,
-    limit: int = MAX_LIMIT,
-    offset: int = 0,
-) -> TaskPageJSON:
+def list_tasks_json(*, owner: User, query: ListQuery) -> TaskPageJSON:
     """list_tasks for the REST list, its hot path: PostgreSQL writes each
     task's JSON body, so Python joins one string per task instead of parsing
     and formatting ten fields per row."""
-    matches, page = task_page(
-        owner=owner,
-        status=status,
-        priority=priority,
-        tag=tag,
-        search=search,
-        sort=sort,
-        limit=limit,
-        offset=offset,
-    )
+    matches, page = task_page(owner=owner, query=query)
     bodies = list(page)
-    total = total_matches(matches, len(bodies), limit=limit, offset=offset)
-    return TaskPageJSON(body="[" + ",".join(bodies) + "]", total=total)
-
-
-def _filtered(
-    owner: User, *, status: str, priority: str | None, tag: str | None, search: str | None
-) -> QuerySet[Task]:
-    tasks = Task.objects.for_user(owner)
-    if status == "pending":
-        tasks = tasks.filter(completed=False)
-    elif status == "completed":
-        tasks = tasks.filter(completed=True)
-    if priority:
-        tasks = tasks.filter(priority=priority)
-    if tag:
-        tasks = tasks.filter(tags__contains=[tag])
-    if search:
-        tasks = tasks.filter(Q(title__icontains=search) | Q(description__icontains=search))
-    return tasks
+    return TaskPageJSON(body="[" + ",".join(bodies) + "]", total=query.total(matches, len(bodies)))
 
 
 def _ordering(sort: str) -> list[OrderBy | Any]:

@@ -92,7 +92,7 @@ class TaskViewSet(viewsets.ViewSet):
     def list(self, request: Request, user_id: str) -> Response:
         query = TaskListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page = services.list_tasks_json(owner=request.user, **query.validated_data)
+        page = services.list_tasks_json(owner=request.user, query=services.ListQuery(**query.validated_data))
         return HttpResponse(
             page.body, content_type="application/json", headers={"X-Total-Count": str(page.total)}
         )

@@ -15,7 +15,7 @@ def test_list_tasks_returns_rows_and_the_total(alice: User, bob: User) -> None:
         services.create_task(owner=alice, title=f"Alice {n}", completed=n == 0)
     services.create_task(owner=bob, title="Bob")
 
-    page = services.list_tasks(owner=alice, status="pending", limit=1)
+    page = services.list_tasks(owner=alice, query=services.ListQuery(status="pending", limit=1))
 
     assert [row["title"] for row in page.rows] == ["Alice 2"]
     assert page.total == 2

@@ -14,7 +14,7 @@ from accounts.models import User
 from tasks.asgi import _list_shape, _task_body_template
 from tasks.models import Task
 from tasks.serializers import TaskListQuerySerializer
-from tasks.services import create_task, task_body_query, task_page
+from tasks.services import ListQuery, create_task, task_body_query, task_page
 from todo_project.sql import Statement, Template, compiled
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def test_a_list_shape_selects_what_task_page_selects(alice: User, bob: User, que
 
     for owner in (alice, bob):
         shape = _list_shape(query)
-        matches, page = task_page(owner=owner, **filters.validated_data)
+        matches, page = task_page(owner=owner, query=ListQuery(**filters.validated_data))
 
         assert rows(shape.page.statement(owner_id=owner.pk)) == rows(compiled(page))
         assert rows(shape.matches.statement(owner_id=owner.pk)) == rows(compiled(matches.values("pk")))
