@@ -9,11 +9,12 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import User
 from chat import llm, local_agent
@@ -33,6 +34,8 @@ You help the user manage their todo list, and you act only through your tools:
 - complete_task, delete_task and update_task take a task_id. When the user names a
   task by its words ("delete the meeting task"), call list_tasks first, then act on
   the id you found. If several tasks match, ask which one.
+- "every Monday", "monthly", "tomorrow at 5pm", "remind me at 8": set recurrence,
+  due_date and remind_at (date-times without an offset are in the user's time zone).
 - Never invent task ids or results. If a tool returns an error, explain it or try again.
 After acting, answer in one or two friendly sentences that name the tasks."""
 
@@ -44,21 +47,26 @@ class AgentReply:
     fallback: bool = False
 
 
-def system_prompt() -> str:
+def system_prompt(time_zone: str = "UTC") -> str:
     instructions = settings.AGENT_INSTRUCTIONS or DEFAULT_INSTRUCTIONS
-    today = f"{date.today():%A, %Y-%m-%d}"
-    return f"You are {settings.AGENT_NAME}, a todo-list assistant.\n{instructions}\nToday is {today}."
+    now = timezone.now().astimezone(ZoneInfo(time_zone))
+    return (
+        f"You are {settings.AGENT_NAME}, a todo-list assistant.\n{instructions}\n"
+        f"Today is {now:%A, %Y-%m-%d}; the user's time is {now:%H:%M} in {time_zone}."
+    )
 
 
-def run_agent(*, user: User, history: list[dict[str, str]], message: str) -> AgentReply:
+def run_agent(
+    *, user: User, history: list[dict[str, str]], message: str, time_zone: str = "UTC"
+) -> AgentReply:
     provider = llm.get_provider()
     if provider is None:
-        content, records = local_agent.respond(user, message)
+        content, records = local_agent.respond(user, message, time_zone=time_zone)
         return AgentReply(content, records)
 
     deadline = time.monotonic() + TIME_BUDGET_SECONDS
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": system_prompt()},
+        {"role": "system", "content": system_prompt(time_zone)},
         *history,
         {"role": "user", "content": message},
     ]
@@ -67,13 +75,13 @@ def run_agent(*, user: User, history: list[dict[str, str]], message: str) -> Age
         try:
             completion = _complete(provider, messages, deadline)
         except llm.ProviderError:
-            return _fallback(user, message, records)
+            return _fallback(user, message, records, time_zone)
         if not completion.tool_calls:
             return AgentReply(completion.content.strip() or local_agent.describe(records), records)
         messages.append(_assistant_turn(completion))
         for call in completion.tool_calls:
             arguments = llm.parse_arguments(call.arguments)
-            result = run_tool(user, call.name, arguments)
+            result = run_tool(user, call.name, arguments, time_zone=time_zone)
             records.append(
                 {"tool": call.name, "arguments": arguments if arguments is not None else {}, "result": result}
             )
@@ -120,9 +128,9 @@ def _assistant_turn(completion: llm.Completion) -> dict[str, Any]:
     }
 
 
-def _fallback(user: User, message: str, records: list[dict[str, Any]]) -> AgentReply:
+def _fallback(user: User, message: str, records: list[dict[str, Any]], time_zone: str) -> AgentReply:
     if records:
         # Tools already acted on this message; running it again would repeat them.
         return AgentReply(local_agent.describe(records), records, fallback=True)
-    content, local_records = local_agent.respond(user, message)
+    content, local_records = local_agent.respond(user, message, time_zone=time_zone)
     return AgentReply(content, local_records, fallback=True)

@@ -10,9 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
 
 from accounts.models import User
 from chat.tools import run_tool
+from chat.when import Schedule, read_schedule
 
 ToolRecord = dict[str, Any]
 
@@ -31,9 +35,10 @@ HELP = (
 )
 
 
-def respond(user: User, message: str) -> tuple[str, list[ToolRecord]]:
-    """The reply to one message, and the tool calls made for it."""
-    agent = _LocalAgent(user)
+def respond(user: User, message: str, *, time_zone: str = "UTC") -> tuple[str, list[ToolRecord]]:
+    """The reply to one message, and the tool calls made for it. Relative
+    dates ("tomorrow", "at 5pm") are read in `time_zone`."""
+    agent = _LocalAgent(user, time_zone)
     text = _normalize(message)
     for pattern, handler in agent.routes():
         match = pattern.search(text)
@@ -49,8 +54,9 @@ def describe(records: list[ToolRecord]) -> str:
 
 
 class _LocalAgent:
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, time_zone: str = "UTC") -> None:
         self.user = user
+        self.time_zone = time_zone
         self.records: list[ToolRecord] = []
 
     def routes(self) -> list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]:
@@ -125,11 +131,15 @@ class _LocalAgent:
                     r"^(?:add|create|make|new|put)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)?\s*(?:to\s+(?:my\s+)?(?:list|tasks)\s*)?(?::|to|for|called|named)?\s*(.+)$",
                     flags,
                 ),
-                lambda m: self.add(m[1]),
+                lambda m: self.add(m[1], remind=bool(re.search(r"\breminder\b", m[0][: m.start(1)], flags))),
+            ),
+            (
+                re.compile(r"^(?:remind me to|remind me about)\s+(.+)$", flags),
+                lambda m: self.add(m[1], remind=True),
             ),
             (
                 re.compile(
-                    r"^(?:remind me to|don'?t let me forget to|i need to remember to|i need to"
+                    r"^(?:don'?t let me forget to|i need to remember to|i need to"
                     r"|i have to|i must|i should|i gotta|remember to|todo:|to-do:)\s+(.+)$",
                     flags,
                 ),
@@ -156,18 +166,25 @@ class _LocalAgent:
         ]
 
     def _run(self, tool: str, arguments: dict[str, Any]) -> Any:
-        result = run_tool(self.user, tool, arguments)
+        result = run_tool(self.user, tool, arguments, time_zone=self.time_zone)
         self.records.append({"tool": tool, "arguments": arguments, "result": result})
         return result
 
-    def add(self, text: str) -> str:
+    def add(self, text: str, *, remind: bool = False) -> str:
         arguments: dict[str, Any] = {}
         priority = _PRIORITY.search(text)
         if priority:
             arguments["priority"] = (priority[1] or "high").lower()
             text = _ADD_PREFIX.sub("", text[: priority.start()] + text[priority.end() :], count=1)
-        arguments["title"] = _title(text)
-        return _describe_one("add_task", self._run("add_task", arguments))
+        schedule = read_schedule(text, timezone.now().astimezone(ZoneInfo(self.time_zone)), remind=remind)
+        arguments["title"] = _title(schedule.title or text)
+        if schedule.due_date is not None:
+            arguments["due_date"] = schedule.due_date.isoformat()
+        if schedule.recurrence is not None:
+            arguments["recurrence"] = schedule.recurrence
+        if schedule.remind_at is not None:
+            arguments["remind_at"] = schedule.remind_at.isoformat()
+        return _describe_one("add_task", self._run("add_task", arguments), schedule=schedule)
 
     def list_tasks(self, status: str) -> str:
         return _describe_one("list_tasks", self._run("list_tasks", {"status": status}), status=status)
@@ -224,7 +241,7 @@ def _title(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
-def _describe_one(tool: str, result: Any, status: str = "all") -> str:
+def _describe_one(tool: str, result: Any, status: str = "all", schedule: Schedule | None = None) -> str:
     if isinstance(result, dict) and "error" in result:
         if result["error"].startswith("Task "):
             return 'Sorry, I couldn\'t find that task. Say "show my tasks" to see their numbers.'
@@ -233,7 +250,7 @@ def _describe_one(tool: str, result: Any, status: str = "all") -> str:
         return _describe_list(result, status)
     title, task_id = result["title"], result["task_id"]
     return {
-        "add_task": f'I\'ve added "{title}" to your list (task #{task_id}).',
+        "add_task": f'I\'ve added "{title}" to your list (task #{task_id}){_when(schedule)}.',
         "complete_task": f'Marked "{title}" (task #{task_id}) as complete. Nice work!',
         "delete_task": f'Deleted "{title}" (task #{task_id}).',
         "update_task": f'Updated task #{task_id}: "{title}".',
@@ -257,3 +274,30 @@ def _describe_list(tasks: list[dict[str, Any]], status: str) -> str:
     count = len(tasks)
     heading = f"You have {count} {kind}task{'s' if count != 1 else ''}:"
     return "\n".join([heading, *lines])
+
+
+def _when(schedule: Schedule | None) -> str:
+    """ ", due Monday, Nov 30 at 08:00, every Monday, with a reminder at 08:00" """
+    if schedule is None:
+        return ""
+    parts = []
+    if schedule.due_date is not None:
+        parts.append(f"due {schedule.due_date:%A, %b %-d at %H:%M}")
+    if schedule.recurrence is not None:
+        parts.append(_repeats(schedule.recurrence))
+    if schedule.remind_at is not None:
+        parts.append(f"with a reminder {schedule.remind_at:%a %b %-d at %H:%M}")
+    return ", " + ", ".join(parts) if parts else ""
+
+
+def _repeats(rule: str) -> str:
+    parts = dict(item.split("=", 1) for item in rule.split(";"))
+    unit = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}[parts["FREQ"]]
+    interval = int(parts.get("INTERVAL", "1"))
+    text = f"every {interval} {unit}s" if interval > 1 else f"every {unit}"
+    if "BYDAY" in parts:
+        names = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday",
+                 "SA": "Saturday", "SU": "Sunday"}  # fmt: skip
+        days = [names.get(day[-2:], day) for day in parts["BYDAY"].split(",")]
+        text = f"{text} on {', '.join(days)}" if interval > 1 else f"every {', '.join(days)}"
+    return text

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from chat.services import MAX_OFFSET, MAX_PAGE_LIMIT, PAGE_LIMIT
+from tasks.serializers import TimeZoneField
 from todo_project.fields import StrictCharField
 
 MESSAGE_MAX_LENGTH = 2000
@@ -10,6 +11,11 @@ class ChatRequestSerializer(serializers.Serializer):
     message = StrictCharField(min_length=1, max_length=MESSAGE_MAX_LENGTH)
     conversation_id = serializers.IntegerField(
         min_value=1, required=False, allow_null=True, help_text="Leave out to start a new conversation."
+    )
+    time_zone = TimeZoneField(
+        default="UTC",
+        help_text="The user's IANA time zone (Europe/Berlin), in which the assistant reads relative dates"
+        ' such as "tomorrow at 5pm". Default UTC.',
     )
 
 

@@ -76,7 +76,9 @@ def delete_conversation(*, owner: User, conversation_id: int) -> None:
     get_conversation(owner=owner, conversation_id=conversation_id).delete()
 
 
-def chat(*, owner: User, message: str, conversation_id: int | None = None) -> ChatTurn:
+def chat(
+    *, owner: User, message: str, conversation_id: int | None = None, time_zone: str = "UTC"
+) -> ChatTurn:
     """One turn, in this order, keeping nothing in memory: load the recent
     history, store the user's message, run the agent (no transaction or
     connection is held while a model thinks), store the reply, answer."""
@@ -88,7 +90,7 @@ def chat(*, owner: User, message: str, conversation_id: int | None = None) -> Ch
         history = _history(conversation)
     _add_message(conversation, Role.USER, message)
 
-    reply = run_agent(user=owner, history=history, message=message)
+    reply = run_agent(user=owner, history=history, message=message, time_zone=time_zone)
 
     stored_calls = [_bounded(record) for record in reply.tool_calls]
     assistant = _add_message(conversation, Role.ASSISTANT, reply.content, stored_calls)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import User
@@ -27,8 +29,24 @@ _TASK_FIELDS: dict[str, Any] = {
     "title": {"type": "string", "description": "Short title, 1 to 200 characters.", "maxLength": 200},
     "description": {"type": "string", "description": "Optional details, up to 1000 characters."},
     "priority": {"type": "string", "enum": ["low", "medium", "high"]},
-    "due_date": {"type": "string", "description": "ISO 8601 date or date-time, e.g. 2026-12-01T09:00:00Z."},
+    "due_date": {
+        "type": "string",
+        "description": "ISO 8601 date-time, e.g. 2026-12-01T09:00:00; without an offset it is read in the"
+        " user's time zone. A recurring task needs one: its first occurrence.",
+    },
     "tags": {"type": "array", "items": {"type": "string", "maxLength": 50}, "maxItems": 20},
+    "recurrence": {
+        "type": "string",
+        "description": "Makes the task repeat: daily, weekly, monthly, yearly, or an RFC 5545 RRULE such as"
+        " FREQ=WEEKLY;BYDAY=MO (every Monday) or FREQ=WEEKLY;INTERVAL=2 (every 2 weeks); COUNT or UNTIL"
+        " end the series. Completing the task creates the next occurrence. Needs a due_date.",
+        "maxLength": 200,
+    },
+    "remind_at": {
+        "type": "string",
+        "description": "ISO 8601 date-time of a reminder notification, e.g. 2026-12-01T08:00:00 (read in the"
+        " user's time zone without an offset).",
+    },
 }
 
 
@@ -79,8 +97,8 @@ TOOL_SCHEMAS = [
     ),
     _function(
         "update_task",
-        "Change a task's title, description, priority, due date or tags, by its id (list_tasks shows the"
-        " ids). Fields left out stay as they are.",
+        "Change a task's title, description, priority, due date, tags, recurrence or reminder, by its id"
+        " (list_tasks shows the ids). Fields left out stay as they are.",
         {"task_id": _ID, **_TASK_FIELDS},
         ["task_id"],
     ),
@@ -157,9 +175,14 @@ def _summary(task: Any, status: str) -> dict[str, Any]:
     return {"task_id": task.pk, "status": status, "title": task.title}
 
 
+# Where a task's due dates and reminders are read, for tools given no zone.
+_SCHEDULE_FIELDS = ("due_date", "recurrence", "remind_at")
+
+
 def add_task(user: User, arguments: dict[str, Any]) -> dict[str, Any]:
     fields = _valid(TaskInputSerializer(data=arguments))
     fields.pop("completed", None)
+    fields.setdefault("time_zone", timezone.get_current_timezone_name())
     return _summary(services.create_task(owner=user, **fields), "created")
 
 
@@ -192,7 +215,11 @@ def update_task(user: User, arguments: dict[str, Any]) -> dict[str, Any]:
     changes = _valid(TaskInputSerializer(data=arguments, partial=True))
     changes.pop("completed", None)
     if not changes:
-        raise ToolError("Nothing to change: give a title, description, priority, due_date or tags.")
+        raise ToolError(
+            "Nothing to change: give a title, description, priority, due_date, tags, recurrence or remind_at."
+        )
+    if any(field in changes for field in _SCHEDULE_FIELDS):
+        changes.setdefault("time_zone", timezone.get_current_timezone_name())
     return _summary(services.update_task(owner=user, task_id=task_id, changes=changes), "updated")
 
 
@@ -205,8 +232,15 @@ HANDLERS: dict[str, Callable[[User, dict[str, Any]], Any]] = {
 }
 
 
-def run_tool(user: User, name: str, arguments: dict[str, Any] | None) -> Any:
-    """Run one tool for `user`. Never raises for bad input: the result is then {"error": "..."}."""
+def run_tool(user: User, name: str, arguments: dict[str, Any] | None, *, time_zone: str = "UTC") -> Any:
+    """Run one tool for `user`. Never raises for bad input: the result is then
+    {"error": "..."}. Date-times without an offset are read in `time_zone`
+    (an IANA name), the zone whose time of day a recurring task keeps."""
+    with timezone.override(ZoneInfo(time_zone)):
+        return _run_tool(user, name, arguments)
+
+
+def _run_tool(user: User, name: str, arguments: dict[str, Any] | None) -> Any:
     handler = HANDLERS.get(name)
     if handler is None:
         return {"error": f"Unknown tool {name!r}. Use one of: {', '.join(sorted(TOOL_NAMES))}."}

@@ -53,6 +53,7 @@ class ChatView(APIView):
             owner=request.user,
             message=serializer.validated_data["message"],
             conversation_id=serializer.validated_data.get("conversation_id"),
+            time_zone=serializer.validated_data["time_zone"],
         )
         reply = turn.reply
         body = {

@@ -159,13 +159,15 @@ class TaskRoutesMiddleware:
             cursor = await connection.execute(statement.sql, statement.params)
             row = await cursor.fetchone()
         if row is None:
-            return _ToDjango()  # not found, or the token's user is gone: Django says which
+            # Not found, the token's user is gone, or a recurring task or one
+            # with a reminder (set_task_completion): Django answers.
+            return _ToDjango()
         return _json(row[1])
 
     async def _create(self, request: HttpRequest, owner: User, claims: TokenClaims) -> HttpResponseBase:
         fields = TaskInputSerializer(data=_json_body(request))
-        if not fields.is_valid():
-            return _ToDjango()
+        if not fields.is_valid() or fields.validated_data.get("remind_at"):
+            return _ToDjango()  # bad input, or a reminder to schedule (create_task does)
         try:
             task = services.new_task(owner=owner, **fields.validated_data)
         except ValidationError:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.exceptions import ValidationError
 from django.core.validators import MinLengthValidator, ProhibitNullCharactersValidator
 from django.db import models
 from django.db.models import F
@@ -17,6 +18,7 @@ TITLE_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 1000
 TAG_MAX_LENGTH = 50
 MAX_TAGS = 20
+MAX_RULE_LENGTH = 200
 
 no_nul = ProhibitNullCharactersValidator()
 
@@ -52,6 +54,17 @@ class Task(models.Model):
         blank=True,
     )
     due_date = models.DateTimeField(null=True, blank=True)
+    # Recurrence (tasks/recurrence.py): the canonical RRULE, the zone whose
+    # time of day the due dates keep, and this task's place in its series.
+    recurrence = models.CharField(max_length=MAX_RULE_LENGTH, null=True, blank=True)  # noqa: DJ001
+    time_zone = models.CharField(max_length=64, default="UTC", db_default="UTC")
+    occurrence = models.PositiveIntegerField(default=1, db_default=1)
+    # The next occurrence, made when this one was completed (one at most: a
+    # one-to-one column is unique).
+    next_task = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="previous_task"
+    )
+    remind_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -78,7 +91,58 @@ class Task(models.Model):
                 condition=models.Q(priority__in=Priority.values), name="tasks_priority_valid"
             ),
             models.CheckConstraint(condition=~models.Q(title=""), name="tasks_title_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(recurrence__isnull=True) | models.Q(due_date__isnull=False),
+                name="tasks_recurrence_needs_due_date",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        if self.recurrence and self.due_date is None:
+            raise ValidationError({"recurrence": "A recurring task needs a due_date."})
+
+
+class NotificationKind(models.TextChoices):
+    REMINDER = "reminder"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def for_user(self, user: User) -> NotificationQuerySet:
+        return self.filter(owner=user)
+
+
+class Notification(models.Model):
+    """A reminder that fired (tasks/reminders.py). It outlives its task."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
+    task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
+    kind = models.CharField(
+        max_length=20, choices=NotificationKind.choices, default=NotificationKind.REMINDER
+    )
+    message = models.CharField(max_length=300)
+    # The reminder time it is for: one notification per task and time.
+    remind_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        db_table = "notifications"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="notifications_owner_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "remind_at"], name="notifications_once_per_reminder"),
+        ]
+
+    def __str__(self) -> str:
+        return self.message

@@ -10,7 +10,18 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from tasks.models import DESCRIPTION_MAX_LENGTH, MAX_TAGS, TAG_MAX_LENGTH, TITLE_MAX_LENGTH, Priority, Task
+from tasks import recurrence
+from tasks.models import (
+    DESCRIPTION_MAX_LENGTH,
+    MAX_RULE_LENGTH,
+    MAX_TAGS,
+    TAG_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Notification,
+    NotificationKind,
+    Priority,
+    Task,
+)
 from tasks.services import MAX_LIMIT, SORT_KEYS, STATUSES, TASK_FIELDS
 from todo_project.fields import StrictBooleanField, StrictCharField
 
@@ -34,6 +45,9 @@ def task_body(row: Mapping[str, Any]) -> dict[str, Any]:
         "priority": row["priority"],
         "tags": row["tags"],
         "due_date": _iso(row["due_date"]),
+        "recurrence": row["recurrence"],
+        "remind_at": _iso(row["remind_at"]),
+        "next_task_id": row["next_task_id"],
         "created_at": _iso(row["created_at"]),
         "updated_at": _iso(row["updated_at"]),
     }
@@ -41,6 +55,36 @@ def task_body(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def task_instance_body(task: Task) -> dict[str, Any]:
     return task_body({field: getattr(task, field) for field in TASK_FIELDS})
+
+
+class RecurrenceField(StrictCharField):
+    """An RRULE or a shorthand, stored as the canonical RRULE."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=MAX_RULE_LENGTH, **kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # "" (a cleared form field) means no recurrence, as null does.
+        return None if data == "" else super().run_validation(data)
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return recurrence.normalize(super().to_internal_value(data))
+        except recurrence.InvalidRule as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class TimeZoneField(StrictCharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=64, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        name = super().to_internal_value(data)
+        try:
+            recurrence.valid_time_zone(name)
+        except recurrence.InvalidRule as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return name
 
 
 class TaskSerializer(serializers.Serializer):
@@ -54,6 +98,14 @@ class TaskSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices)
     tags = serializers.ListField(child=serializers.CharField())
     due_date = serializers.DateTimeField(allow_null=True)
+    recurrence = serializers.CharField(
+        allow_null=True,
+        help_text="An RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO; null when it does not recur.",
+    )
+    remind_at = serializers.DateTimeField(allow_null=True, help_text="When a reminder notification fires.")
+    next_task_id = serializers.IntegerField(
+        allow_null=True, help_text="The next occurrence, made when this recurring task was completed."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -71,6 +123,22 @@ class TaskInputSerializer(serializers.Serializer):
         child=StrictCharField(min_length=1, max_length=TAG_MAX_LENGTH), max_length=MAX_TAGS, required=False
     )
     due_date = serializers.DateTimeField(allow_null=True, required=False)
+    recurrence = RecurrenceField(
+        allow_null=True,
+        required=False,
+        help_text="An RFC 5545 RRULE (FREQ=DAILY|WEEKLY|MONTHLY|YEARLY with INTERVAL, BYDAY, BYMONTHDAY,"
+        " COUNT or UNTIL), or daily, weekly, monthly, yearly. Needs a due_date. Completing the task"
+        " creates the next occurrence.",
+    )
+    remind_at = serializers.DateTimeField(
+        allow_null=True, required=False, help_text="When to remind: a notification is created then."
+    )
+    time_zone = TimeZoneField(
+        required=False,
+        write_only=True,
+        help_text="The IANA time zone whose time of day a recurring task's due dates keep across"
+        " daylight saving time (default UTC).",
+    )
 
 
 class CompletionSerializer(serializers.Serializer):
@@ -109,3 +177,28 @@ class TaskListQuerySerializer(serializers.Serializer):
             min_value=0, max_value=settings.MAX_TASKS_PER_USER, default=0
         )
         return fields
+
+
+class NotificationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    task_id = serializers.IntegerField(allow_null=True, help_text="Null once the task is deleted.")
+    kind = serializers.ChoiceField(choices=NotificationKind.choices)
+    message = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance: Notification) -> dict[str, Any]:
+        return {
+            "id": instance.pk,
+            "task_id": instance.task_id,
+            "kind": instance.kind,
+            "message": instance.message,
+            "created_at": _iso(instance.created_at),
+            "read_at": _iso(instance.read_at),
+        }
+
+
+class NotificationQuerySerializer(serializers.Serializer):
+    unread = serializers.BooleanField(default=False, help_text="true: only those not read yet.")
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=MAX_LIMIT)
+    offset = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)

@@ -19,16 +19,30 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 
 from accounts.models import User
-from tasks.models import Priority, Task
+from tasks.models import Notification, Priority, Task
+from tasks.recurrence import next_due
+from tasks.reminders import schedule_reminder
 from todo_project.paging import total_matches
 from todo_project.sql import Statement
 
 # The columns behind a task's body (tasks.serializers.task_body).
 TASK_FIELDS = (
     "id", "owner_id", "title", "description", "completed", "priority", "tags", "due_date",
-    "created_at", "updated_at",
+    "recurrence", "remind_at", "next_task_id", "created_at", "updated_at",
 )  # fmt: skip
-UPDATABLE_FIELDS = frozenset({"title", "description", "completed", "priority", "tags", "due_date"})
+UPDATABLE_FIELDS = frozenset(
+    {
+        "title",
+        "description",
+        "completed",
+        "priority",
+        "tags",
+        "due_date",
+        "recurrence",
+        "remind_at",
+        "time_zone",
+    }
+)
 
 STATUSES = ("all", "pending", "completed")
 SORT_KEYS = ("created", "updated", "title", "due_date", "priority")
@@ -60,8 +74,10 @@ class TaskPage:
     total: int
 
 
+@transaction.atomic
 def create_task(*, owner: User, **fields: Any) -> Task:
-    """A new task with new_task's fields, unless the owner already has MAX_TASKS_PER_USER."""
+    """A new task with new_task's fields, unless the owner already has
+    MAX_TASKS_PER_USER; its reminder is scheduled in the same transaction."""
     task = new_task(owner=owner, **fields)
     statement = creation_statement(task)
     with connection.cursor() as cursor:
@@ -71,6 +87,7 @@ def create_task(*, owner: User, **fields: Any) -> Task:
     if row is None:
         raise TaskLimitReached()
     task.pk = row[0]
+    schedule_reminder(task)
     return task
 
 
@@ -83,8 +100,12 @@ def new_task(
     tags: Iterable[str] = (),
     due_date: datetime | None = None,
     completed: bool = False,
+    recurrence: str | None = None,
+    remind_at: datetime | None = None,
+    time_zone: str = "UTC",
 ) -> Task:
-    """A valid task, not yet saved (creation_statement saves it)."""
+    """A valid task, not yet saved (creation_statement saves it). A
+    `recurrence` is a canonical RRULE (tasks.recurrence.normalize)."""
     now = timezone.now()
     task = Task(
         owner=owner,
@@ -94,6 +115,9 @@ def new_task(
         tags=_unique(tags),
         due_date=due_date,
         completed=completed,
+        recurrence=recurrence,
+        remind_at=remind_at,
+        time_zone=time_zone,
         created_at=now,
         updated_at=now,
     )
@@ -114,14 +138,15 @@ def creation_statement(task: Task, *, guard: Statement | None = None) -> Stateme
     sql = (
         "SELECT 1 FROM users WHERE users.id = %s FOR NO KEY UPDATE;"
         " INSERT INTO tasks (owner_id, title, description, completed, priority, tags, due_date,"
-        " created_at, updated_at)"
-        " SELECT %s, %s, %s, %s, %s, %s::varchar[], %s, %s, %s"
+        " recurrence, time_zone, occurrence, remind_at, created_at, updated_at)"
+        " SELECT %s, %s, %s, %s, %s, %s::varchar[], %s, %s, %s, %s, %s, %s, %s"
         " WHERE (SELECT count(*) FROM tasks WHERE tasks.owner_id = %s) < %s"
     )
     params: list[Any] = [
         task.owner_id,
         task.owner_id, task.title, task.description, task.completed, task.priority, task.tags,
-        task.due_date, task.created_at, task.updated_at, task.owner_id, settings.MAX_TASKS_PER_USER,
+        task.due_date, task.recurrence, task.time_zone, task.occurrence, task.remind_at,
+        task.created_at, task.updated_at, task.owner_id, settings.MAX_TASKS_PER_USER,
     ]  # fmt: skip
     if guard is not None:
         sql += f" AND EXISTS ({guard.sql})"
@@ -151,28 +176,66 @@ def update_task(*, owner: User, task_id: int, changes: Mapping[str, Any]) -> Tas
     if unknown:
         raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
     task = get_task(owner=owner, task_id=task_id, for_update=True)
+    was_completed, reminded_at = task.completed, task.remind_at
     for field, value in changes.items():
         if field == "title":
             value = value.strip()
         elif field == "tags":
             value = _unique(value)
+        elif field == "recurrence" and value != task.recurrence:
+            task.occurrence = 1  # a new rule starts a new series
         setattr(task, field, value)
     _validate(task)
     task.save()
+    if task.completed and not was_completed:
+        _make_next_occurrence(task)
+    if task.remind_at != reminded_at:
+        schedule_reminder(task)  # the job for the old time will find it changed
     return task
 
 
 @transaction.atomic
 def set_task_completion(*, owner: User, task_id: int, completed: bool | None = None) -> Task:
-    """Set completion, or toggle it when `completed` is None (completion_statement)."""
-    if not 0 < task_id <= MAX_ID:
-        raise TaskNotFound()
-    statement = completion_statement(owner_id=owner.pk, task_id=task_id, completed=completed)
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
-        if cursor.fetchone() is None:
-            raise TaskNotFound()
-    return get_task(owner=owner, task_id=task_id)
+    """Set completion, or toggle it when `completed` is None. The row's lock
+    makes parallel toggles take turns, so n toggles flip it n times; a
+    recurring task's next occurrence is made in the same transaction."""
+    task = get_task(owner=owner, task_id=task_id, for_update=True)
+    was_completed = task.completed
+    task.completed = not task.completed if completed is None else completed
+    task.save(update_fields=["completed", "updated_at"])
+    if task.completed and not was_completed:
+        _make_next_occurrence(task)
+    # Re-opened, a task keeps its reminder: its job checks the task when it runs.
+    return task
+
+
+def _make_next_occurrence(task: Task) -> None:
+    """The next occurrence of a completed recurring task, once: a task that
+    already names its next occurrence (completed, re-opened, completed again)
+    makes none, and the caller holds the task's row lock, so parallel
+    completions take turns and the later ones see next_task_id. It is made
+    even past MAX_TASKS_PER_USER: completing a task never fails for the cap."""
+    if task.recurrence is None or task.next_task_id is not None or task.due_date is None:
+        return
+    due = next_due(task.recurrence, task.due_date, time_zone=task.time_zone, occurrence=task.occurrence)
+    if due is None:
+        return  # the series has ended (COUNT or UNTIL)
+    following = new_task(
+        owner=task.owner,
+        title=task.title,
+        description=task.description,
+        priority=task.priority,
+        tags=task.tags,
+        due_date=due,
+        recurrence=task.recurrence,
+        remind_at=None if task.remind_at is None else task.remind_at + (due - task.due_date),
+        time_zone=task.time_zone,
+    )
+    following.occurrence = task.occurrence + 1
+    following.save()
+    task.next_task = following
+    task.save(update_fields=["next_task"])
+    schedule_reminder(following)
 
 
 def delete_task(*, owner: User, task_id: int) -> Task:
@@ -246,6 +309,9 @@ TASK_JSON_SQL = f"""json_build_object(
         'priority', tasks.priority,
         'tags', tasks.tags,
         'due_date', to_char(tasks.due_date AT TIME ZONE 'UTC', {_UTC_ISO}),
+        'recurrence', tasks.recurrence,
+        'remind_at', to_char(tasks.remind_at AT TIME ZONE 'UTC', {_UTC_ISO}),
+        'next_task_id', tasks.next_task_id,
         'created_at', to_char(tasks.created_at AT TIME ZONE 'UTC', {_UTC_ISO}),
         'updated_at', to_char(tasks.updated_at AT TIME ZONE 'UTC', {_UTC_ISO})
     )::text"""
@@ -273,13 +339,15 @@ def task_body_query(*, owner: User, task_id: int) -> QuerySet[str]:
 def completion_statement(
     *, owner_id: Any, task_id: int, completed: bool | None, guard: Statement | None = None
 ) -> Statement:
-    """Set completion, or toggle it when `completed` is None, in one statement:
-    the row's lock makes parallel toggles take turns, so n toggles flip it n
-    times. RETURNING the task's id and JSON body; no row when the task is not
-    the owner's (or `guard`, an EXISTS condition, fails)."""
+    """set_task_completion in one statement, for tasks that do not recur (a
+    recurring one needs its next occurrence made) and have no reminder to
+    schedule again: the row's lock makes parallel toggles take turns.
+    RETURNING the task's id and JSON body; no row when the task is not the
+    owner's, recurs or has a reminder (or `guard`, an EXISTS condition, fails)."""
     sql = (
         "UPDATE tasks SET completed = COALESCE(%s, NOT completed), updated_at = %s"
         " WHERE tasks.id = %s AND tasks.owner_id = %s"
+        " AND tasks.recurrence IS NULL AND tasks.remind_at IS NULL"
     )
     params: list[Any] = [completed, timezone.now(), task_id, owner_id]
     if guard is not None:
@@ -295,6 +363,43 @@ def list_tasks_json(*, owner: User, query: ListQuery) -> TaskPageJSON:
     matches, page = task_page(owner=owner, query=query)
     bodies = list(page)
     return TaskPageJSON(body="[" + ",".join(bodies) + "]", total=query.total(matches, len(bodies)))
+
+
+class NotificationNotFound(exceptions.NotFound):
+    default_detail = "Notification not found"
+
+
+@dataclass(frozen=True)
+class NotificationPage:
+    items: list[Notification]
+    total: int
+
+
+def list_notifications(
+    *, owner: User, unread: bool = False, limit: int = MAX_LIMIT, offset: int = 0
+) -> NotificationPage:
+    """The owner's notifications, newest first."""
+    matches = Notification.objects.for_user(owner)
+    if unread:
+        matches = matches.filter(read_at__isnull=True)
+    items = list(matches.order_by("-created_at", "-id")[offset : offset + limit])
+    return NotificationPage(items, total_matches(matches, len(items), limit=limit, offset=offset))
+
+
+def mark_notification_read(*, owner: User, notification_id: int) -> Notification:
+    """The owner's notification, read from now on (the first reading's time stays)."""
+    if not 0 < notification_id <= MAX_ID:
+        raise NotificationNotFound()
+    notification = Notification.objects.for_user(owner).filter(pk=notification_id).first()
+    if notification is None:
+        raise NotificationNotFound()
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
+            read_at=notification.read_at
+        )
+        notification.refresh_from_db(fields=["read_at"])
+    return notification
 
 
 def _ordering(sort: str) -> list[OrderBy | Any]:

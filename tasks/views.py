@@ -12,6 +12,8 @@ from accounts.auth import IsPathUser
 from tasks import services
 from tasks.serializers import (
     CompletionSerializer,
+    NotificationQuerySerializer,
+    NotificationSerializer,
     TaskInputSerializer,
     TaskListQuerySerializer,
     TaskSerializer,
@@ -146,3 +148,57 @@ class TaskViewSet(viewsets.ViewSet):
 def _valid(serializer: serializers.Serializer) -> dict:
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+NOTIFICATION_ID = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The notification id."
+)
+
+
+class NotificationViewSet(viewsets.ViewSet):
+    """A user's notifications: the reminders that fired (tasks/reminders.py)."""
+
+    permission_classes = [IsPathUser]
+    lookup_field = "id"
+    lookup_value_regex = "[0-9]+"
+
+    @extend_schema(
+        operation_id="notifications_list",
+        tags=["notifications"],
+        parameters=[
+            USER_ID,
+            NotificationQuerySerializer,
+            OpenApiParameter(
+                "X-Total-Count",
+                OpenApiTypes.INT,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description="The matches before limit and offset.",
+            ),
+        ],
+        description="Newest first.",
+        responses={200: NotificationSerializer(many=True), **error_responses(400, 401, 403)},
+    )
+    def list(self, request: Request, user_id: str) -> Response:
+        query = _valid(NotificationQuerySerializer(data=request.query_params))
+        page = services.list_notifications(owner=request.user, **query)
+        body = NotificationSerializer(page.items, many=True).data
+        return Response(body, headers={"X-Total-Count": str(page.total)})
+
+    @extend_schema(
+        operation_id="notifications_read",
+        tags=["notifications"],
+        parameters=[USER_ID, NOTIFICATION_ID],
+        request=None,
+        description="Marks the notification read; read_at keeps the first reading's time.",
+        responses={
+            200: NotificationSerializer,
+            **error_responses(
+                401, 403, 404, s404="Notification not found (not_found), also for another user's."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, user_id: str, id: str) -> Response:
+        notification = services.mark_notification_read(owner=request.user, notification_id=int(id))
+        return Response(NotificationSerializer(notification).data)

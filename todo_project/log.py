@@ -181,5 +181,8 @@ def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
             # The MCP SDK tells of its session manager starting and of every
             # refused tool argument at INFO; its warnings (a refused Host) stay.
             "mcp": {"level": "WARNING"},
+            # procrastinate (the reminders' queue) tells of each task it
+            # registers at INFO; `manage.py run_worker` lowers this to LOG_LEVEL.
+            "procrastinate": {"level": "WARNING"},
         },
     }

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "procrastinate.contrib.django",  # the reminders' job queue (tasks/reminders.py)
     "accounts",
     "tasks",
     "chat",
@@ -255,6 +256,11 @@ AUTH_FAILURE_LIMIT = env_rate("AUTH_FAILURE_LIMIT", "10/hour")
 # --- Tasks -------------------------------------------------------------------
 
 MAX_TASKS_PER_USER = env_int("MAX_TASKS_PER_USER", 10_000, minimum=1, maximum=1_000_000)
+
+# Reminders are procrastinate jobs in PostgreSQL, run by `manage.py run_worker`
+# (tasks/reminders.py). Its jobs are found here, not in every app's tasks.py.
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "reminders"
+PROCRASTINATE_IMPORT_PATHS = ["tasks.reminders"]
 
 # --- OpenAPI -----------------------------------------------------------------
 

@@ -43,6 +43,9 @@ def test_alice_creates_a_task_with_defaults(alice_api, alice: User) -> None:
         "priority": "medium",
         "tags": [],
         "due_date": None,
+        "recurrence": None,
+        "remind_at": None,
+        "next_task_id": None,
         "created_at": body["created_at"],
         "updated_at": body["updated_at"],
     }

@@ -1,0 +1,226 @@
+"""When, in plain English, for the LOCAL assistant: "every Monday at 8am",
+"tomorrow", "next Friday", "on December 3", "in 2 hours", "remind me at 8".
+
+read_schedule finds such phrases in a task's words, takes them out of the
+title and gives the due date, the recurrence (an RRULE) and the reminder,
+reading relative dates in the user's time zone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import rrulestr
+
+DEFAULT_TIME = time(9, 0)  # a day without a time of day: 09:00 there
+
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december",
+)  # fmt: skip
+_DAY = (
+    r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues|tue|wed|thurs|thur|thu|fri|sat|sun)"
+)
+_MONTH = (
+    r"(january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
+)
+_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "other": 2}
+_NUMBER = r"(\d{1,3}|a|an|one|two|three|four|five|six)"
+_CLOCK = r"(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?|(noon|midday|midnight)"
+
+_FLAGS = re.IGNORECASE
+_REMIND_AT = re.compile(rf",?\s*\b(?:and\s+)?remind me (?:at|by)\s+(?:{_CLOCK})\b", _FLAGS)
+_REMIND_IN = re.compile(rf",?\s*\b(?:and\s+)?remind me in\s+{_NUMBER}\s+(minute|min|hour|day)s?\b", _FLAGS)
+_EVERY_DAYS = re.compile(
+    rf"\b(?:(?:every|each)\s+(?P<every>{_DAY}s?(?:\s*(?:,|and|&)\s*{_DAY}s?)*)"
+    rf"|on\s+(?P<on>{_DAY}s(?:\s*(?:,|and|&)\s*{_DAY}s)*))\b",
+    _FLAGS,
+)
+_WEEKDAYS = re.compile(r"\b(?:every|each|on)\s+weekdays?\b", _FLAGS)
+_EVERY_N = re.compile(rf"\bevery\s+(?:{_NUMBER}\s+|other\s+)?(day|week|month|year)s?\b", _FLAGS)
+_SHORTHAND = re.compile(r"\b(daily|weekly|monthly|yearly|annually)\b", _FLAGS)
+_IN = re.compile(rf"\bin\s+{_NUMBER}\s+(minute|min|hour|day|week)s?\b", _FLAGS)
+_RELATIVE_DAY = re.compile(r"\b(today|tonight|tomorrow|day after tomorrow)\b", _FLAGS)
+_NAMED_DAY = re.compile(rf"\b(on|next|this|by|coming|the coming)\s+{_DAY}\b", _FLAGS)
+_MONTH_DAY = re.compile(rf"\b(?:on\s+|by\s+)?{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", _FLAGS)
+_DAY_MONTH = re.compile(
+    rf"\b(?:on\s+|by\s+)?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}", _FLAGS
+)
+_AT = re.compile(rf"\b(?:at|by|@)\s+(?:{_CLOCK})(?![\w:])", _FLAGS)
+_BARE_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)\b", _FLAGS)
+
+
+@dataclass
+class Schedule:
+    title: str
+    due_date: datetime | None = None
+    recurrence: str | None = None
+    remind_at: datetime | None = None
+
+
+def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule:
+    """The schedule in `text` (a task's words), read at `now` (aware, in the
+    user's zone). With `remind` ("remind me to ..."), the reminder is at the
+    due time unless the words name another."""
+    words = _Words(text)
+    reminder_clock = words.take(_REMIND_AT, _clock)
+    reminder_delay = words.take(_REMIND_IN, _delay)
+    recurrence = (
+        words.take(_WEEKDAYS, lambda m: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")
+        or words.take(_EVERY_DAYS, _weekly_on)
+        or words.take(_EVERY_N, _every_n)
+        or words.take(
+            _SHORTHAND, lambda m: f"FREQ={'YEARLY' if m[1].lower() == 'annually' else m[1].upper()}"
+        )
+    )
+    delay = words.take(_IN, _delay)
+    day = (
+        words.take(_RELATIVE_DAY, lambda m: _relative_day(m, now))
+        or words.take(_NAMED_DAY, lambda m: _named_day(now.date(), m[1].lower(), _weekday(m[2])))
+        or words.take(_MONTH_DAY, lambda m: _month_day(now.date(), _month(m[1]), int(m[2])))
+        or words.take(_DAY_MONTH, lambda m: _month_day(now.date(), _month(m[2]), int(m[1])))
+    )
+    clock = words.take(_AT, _clock) or words.take(_BARE_CLOCK, _clock)
+    if clock is None and re.search(r"\btonight\b", text, _FLAGS):
+        clock = time(20, 0)
+
+    due: datetime | None = None
+    if delay is not None:
+        due = now + delay
+    elif day is not None or clock is not None or recurrence is not None:
+        at = clock or reminder_clock or DEFAULT_TIME
+        due = _first_due(now, day, at, recurrence)
+
+    remind_at: datetime | None = None
+    if reminder_delay is not None:
+        remind_at = now + reminder_delay
+    elif reminder_clock is not None:
+        remind_at = datetime.combine((due or now).date(), reminder_clock, tzinfo=now.tzinfo)
+        if due is None and remind_at <= now:
+            remind_at += timedelta(days=1)
+        if due is None:
+            due = remind_at
+    elif remind and due is not None:
+        remind_at = due
+    return Schedule(title=words.rest(), due_date=due, recurrence=recurrence, remind_at=remind_at)
+
+
+class _Words:
+    """The text, with the phrases that were understood cut out."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def take(self, pattern: re.Pattern[str], read):
+        match = pattern.search(self.text)
+        if match is None:
+            return None
+        value = read(match)
+        if value is None:
+            return None
+        self.text = f"{self.text[: match.start()]} {self.text[match.end() :]}"
+        return value
+
+    def rest(self) -> str:
+        text = " ".join(self.text.split())
+        text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+        # Connectors left dangling once a phrase went: "call mom on", "pay rent, and".
+        for _ in range(3):
+            text = re.sub(
+                r"(?:[\s,;:-]+(?:and|at|on|by|due|starting|from|every|each|,))+\s*$", "", text, flags=_FLAGS
+            )
+            text = text.strip(" ,;:-")
+        return text
+
+
+def _clock(match: re.Match[str]) -> time | None:
+    hour_text, minute_text, meridiem, word = (*match.groups(), None)[:4]
+    if word:
+        return time(0, 0) if word.lower() == "midnight" else time(12, 0)
+    hour, minute = int(hour_text), int(minute_text or 0)
+    if meridiem:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if meridiem.lower().startswith("p") else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+def _number(text: str) -> int:
+    return _NUMBER_WORDS.get(text.lower()) or int(text)
+
+
+def _delay(match: re.Match[str]) -> timedelta:
+    amount, unit = _number(match[1]), match[2].lower()
+    return {
+        "minute": timedelta(minutes=amount),
+        "min": timedelta(minutes=amount),
+        "hour": timedelta(hours=amount),
+        "day": timedelta(days=amount),
+        "week": timedelta(weeks=amount),
+    }[unit]
+
+
+def _weekday(text: str) -> int:
+    return next(index for index, day in enumerate(_DAYS) if day.startswith(text.lower()[:3]))
+
+
+def _weekly_on(match: re.Match[str]) -> str:
+    days = sorted({_weekday(found) for found in re.findall(_DAY, match["every"] or match["on"], _FLAGS)})
+    return "FREQ=WEEKLY;BYDAY=" + ",".join(_RRULE_DAYS[day] for day in days)
+
+
+def _every_n(match: re.Match[str]) -> str:
+    words = match[0].lower().split()
+    interval = 2 if "other" in words else _number(match[1]) if match[1] else 1
+    frequency = {"day": "DAILY", "week": "WEEKLY", "month": "MONTHLY", "year": "YEARLY"}[match[2].lower()]
+    return f"FREQ={frequency}" if interval == 1 else f"FREQ={frequency};INTERVAL={interval}"
+
+
+def _month(text: str) -> int:
+    return next(index for index, month in enumerate(_MONTHS, 1) if month.startswith(text.lower()[:3]))
+
+
+def _relative_day(match: re.Match[str], now: datetime) -> date:
+    word = match[1].lower()
+    offset = {"today": 0, "tonight": 0, "tomorrow": 1, "day after tomorrow": 2}[word]
+    return now.date() + timedelta(days=offset)
+
+
+def _named_day(today: date, word: str, weekday: int) -> date:
+    """ "on Friday": the coming Friday (a week away on a Friday); "next
+    Friday": the Friday of next week."""
+    if word == "next":
+        next_monday = today + timedelta(days=7 - today.weekday())
+        return next_monday + timedelta(days=weekday)
+    return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+
+
+def _month_day(today: date, month: int, day: int) -> date | None:
+    """That day this year, or next year's once it has passed."""
+    for year in (today.year, today.year + 1):
+        try:
+            found = date(year, month, day)
+        except ValueError:
+            return None
+        if found >= today:
+            return found
+    return None
+
+
+def _first_due(now: datetime, day: date | None, at: time, recurrence: str | None) -> datetime:
+    if day is not None:
+        return datetime.combine(day, at, tzinfo=now.tzinfo)
+    start = datetime.combine(now.date(), at, tzinfo=now.tzinfo)
+    if recurrence is not None and "BYDAY" in recurrence:
+        # The rule's first day from today on ("every Monday": the coming Monday).
+        first = rrulestr(recurrence, dtstart=start).after(now, inc=True)
+        if first is not None:
+            return first
+    return start if start > now else start + relativedelta(days=1)
