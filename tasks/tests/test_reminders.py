@@ -1,0 +1,225 @@
+"""Reminders: a job per reminder, deferred with the write; a notification
+once, never for a task deleted, completed or re-scheduled since; real
+workers (`manage.py run_worker`), two at once, fire each reminder once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from accounts.models import User
+from conftest import ROOT, database_url_for_tests, server_environment
+from tasks.models import Notification, Task
+from tasks.reminders import fire_reminder
+from tasks.services import TaskLimitReached, create_task
+
+pytestmark = pytest.mark.django_db
+
+AT = datetime.fromisoformat("2030-01-07T08:00:00+00:00")
+
+
+def reminder_jobs() -> list[ProcrastinateJob]:
+    return list(ProcrastinateJob.objects.filter(task_name="tasks.send_reminder").order_by("id"))
+
+
+def test_a_reminder_defers_one_job_at_its_time(alice_api, alice: User) -> None:
+    response = alice_api.post(
+        f"/api/{alice.pk}/tasks", {"title": "Call", "remind_at": "2030-01-07T09:00:00+01:00"}, format="json"
+    )
+
+    assert response.status_code == 201
+    [job] = reminder_jobs()
+    assert job.scheduled_at == AT
+    assert job.queue_name == "reminders"
+    assert job.args == {"task_id": response.json()["id"], "remind_at": AT.isoformat()}
+
+
+def test_a_task_without_reminder_defers_nothing(alice_api, alice: User) -> None:
+    alice_api.post(f"/api/{alice.pk}/tasks", {"title": "Call"}, format="json")
+    alice_api.post(f"/api/{alice.pk}/tasks", {"title": "Call", "remind_at": None}, format="json")
+    assert reminder_jobs() == []
+
+
+def test_a_create_that_fails_defers_nothing(alice: User, settings) -> None:
+    settings.MAX_TASKS_PER_USER = 1
+    create_task(owner=alice, title="One")
+    with pytest.raises(TaskLimitReached):
+        create_task(owner=alice, title="Two", remind_at=AT)
+    assert reminder_jobs() == []
+
+
+def test_a_new_reminder_time_defers_a_new_job(alice_api, alice: User) -> None:
+    task = create_task(owner=alice, title="Call", remind_at=AT)
+    url = f"/api/{alice.pk}/tasks/{task.pk}"
+
+    alice_api.patch(url, {"title": "Call mom"}, format="json")
+    assert len(reminder_jobs()) == 1
+    alice_api.patch(url, {"remind_at": "2030-01-07T10:00:00Z"}, format="json")
+    assert [job.scheduled_at for job in reminder_jobs()] == [AT, AT + timedelta(hours=2)]
+
+
+def test_a_reminder_fires_once(alice: User) -> None:
+    task = create_task(owner=alice, title="Water the plants", remind_at=AT)
+
+    first = fire_reminder(task.pk, AT)
+    again = fire_reminder(task.pk, AT)
+
+    assert first is not None and again is None
+    notification = Notification.objects.get()
+    assert (notification.owner, notification.task, notification.kind) == (alice, task, "reminder")
+    assert notification.message == "Reminder: Water the plants"
+    assert notification.read_at is None
+
+
+def test_no_reminder_for_a_task_deleted_completed_or_rescheduled(alice_api, alice: User) -> None:
+    deleted = create_task(owner=alice, title="Deleted", remind_at=AT)
+    completed = create_task(owner=alice, title="Completed", remind_at=AT)
+    moved = create_task(owner=alice, title="Moved", remind_at=AT)
+    alice_api.delete(f"/api/{alice.pk}/tasks/{deleted.pk}")
+    alice_api.patch(f"/api/{alice.pk}/tasks/{completed.pk}/complete")
+    alice_api.patch(f"/api/{alice.pk}/tasks/{moved.pk}", {"remind_at": "2030-01-08T08:00:00Z"}, format="json")
+
+    assert [fire_reminder(task.pk, AT) for task in (deleted, completed, moved)] == [None, None, None]
+    assert not Notification.objects.exists()
+    # The moved task's new time fires.
+    assert fire_reminder(moved.pk, AT + timedelta(days=1)) is not None
+
+
+def test_a_notification_outlives_its_task(alice: User) -> None:
+    task = create_task(owner=alice, title="Gone", remind_at=AT)
+    fire_reminder(task.pk, AT)
+    task.delete()
+    assert Notification.objects.get().task_id is None
+
+
+# --- real workers ----------------------------------------------------------------
+
+
+def spawn_worker(tmp_path: Path, name: str) -> subprocess.Popen[str]:
+    log = tmp_path / f"{name}.log"
+    env = server_environment(DATABASE_URL=database_url_for_tests(), PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "run_worker", "--poll-seconds", "0.2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while "Starting worker" not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the worker did not start: {log.read_text()}")
+        time.sleep(0.05)
+    process.log = log  # type: ignore[attr-defined]
+    return process
+
+
+@pytest.fixture
+def workers(tmp_path: Path, transactional_db: None) -> Iterator[Callable[[int], list[subprocess.Popen[str]]]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(count: int) -> list[subprocess.Popen[str]]:
+        started.extend(spawn_worker(tmp_path, f"worker-{len(started) + index}") for index in range(count))
+        return started
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(30)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_fire_each_reminder_once_within_five_seconds(workers, alice: User) -> None:
+    workers(2)
+    soon = timezone.now() + timedelta(seconds=1)
+    tasks = [create_task(owner=alice, title=f"Reminder {n}", remind_at=soon) for n in range(20)]
+
+    assert wait_for(lambda: Notification.objects.count() >= 20, timeout=10)
+    time.sleep(0.5)  # a second notification for any of them would show by now
+
+    notifications = list(Notification.objects.all())
+    assert sorted(n.task_id for n in notifications) == sorted(task.pk for task in tasks)
+    for notification in notifications:
+        assert timedelta(0) <= notification.created_at - soon < timedelta(seconds=5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reminder_fires_when_its_time_comes_and_not_before(workers, alice_api, alice: User) -> None:
+    """The test moves the queue's clock: a reminder an hour away is brought due."""
+    workers(2)
+    later = timezone.now() + timedelta(hours=1)
+    kept = create_task(owner=alice, title="Kept", remind_at=later)
+    deleted = create_task(owner=alice, title="Deleted", remind_at=later)
+    completed = create_task(owner=alice, title="Completed", remind_at=later)
+    moved = create_task(owner=alice, title="Moved", remind_at=later)
+    alice_api.delete(f"/api/{alice.pk}/tasks/{deleted.pk}")
+    alice_api.patch(f"/api/{alice.pk}/tasks/{completed.pk}", {"completed": True}, format="json")
+    alice_api.patch(
+        f"/api/{alice.pk}/tasks/{moved.pk}",
+        {"remind_at": (later + timedelta(hours=1)).isoformat()},
+        format="json",
+    )
+    time.sleep(1)
+    assert not Notification.objects.exists()
+
+    with connection.cursor() as cursor:  # an hour passes, for the queue
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET scheduled_at = scheduled_at - interval '1 hour'"
+            " WHERE task_name = 'tasks.send_reminder'"
+        )
+
+    assert wait_for(lambda: Notification.objects.exists(), timeout=5)
+    time.sleep(1)  # the deleted, completed and moved ones had their chance too
+    assert [n.task_id for n in Notification.objects.all()] == [kept.pk]
+
+    with connection.cursor() as cursor:  # and another hour
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET scheduled_at = scheduled_at - interval '1 hour'"
+            " WHERE task_name = 'tasks.send_reminder' AND status = 'todo'"
+        )
+    assert wait_for(lambda: Notification.objects.filter(task=moved).exists(), timeout=5)
+    assert Notification.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_next_occurrences_reminder_is_deferred_with_it(workers, alice_api, alice: User) -> None:
+    workers(1)
+    now = timezone.now()
+    task = Task.objects.create(
+        owner=alice, title="Stretch", due_date=now - timedelta(days=1), recurrence="FREQ=DAILY",
+        remind_at=now - timedelta(days=1) + timedelta(seconds=1),
+    )  # fmt: skip
+
+    body = alice_api.patch(f"/api/{alice.pk}/tasks/{task.pk}/complete").json()
+
+    following = Task.objects.get(pk=body["next_task_id"])
+    assert following.remind_at - following.due_date == timedelta(seconds=1)
+    assert wait_for(lambda: Notification.objects.filter(task=following).exists(), timeout=5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_stops_cleanly_on_sigterm(workers) -> None:
+    [worker] = workers(1)
+    worker.terminate()
+    assert worker.wait(15) == 0
+    assert "Worker stopped" in worker.log.read_text()
