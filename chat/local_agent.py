@@ -285,8 +285,10 @@ def _when(schedule: Schedule | None) -> str:
         parts.append(f"due {schedule.due_date:%A, %b %-d at %H:%M}")
     if schedule.recurrence is not None:
         parts.append(_repeats(schedule.recurrence))
-    if schedule.remind_at is not None:
-        parts.append(f"with a reminder {schedule.remind_at:%a %b %-d at %H:%M}")
+    if schedule.remind_at is not None and schedule.remind_at == schedule.due_date:
+        parts.append("with a reminder then")
+    elif schedule.remind_at is not None:
+        parts.append(f"with a reminder {schedule.remind_at:%A, %b %-d at %H:%M}")
     return ", " + ", ".join(parts) if parts else ""
 
 

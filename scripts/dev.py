@@ -1,8 +1,9 @@
 """Development helper behind `make run` and `make test`.
 
 run   writes a .env with local defaults when there is none, starts an embedded
-      PostgreSQL under .data/ when DATABASE_URL is not set, then runs the image's
-      server process (todo_project.serve), which migrates and serves on 8001.
+      PostgreSQL under .data/ when DATABASE_URL is not set, migrates, then runs
+      the reminders' worker (manage.py run_worker) beside the image's server
+      process (todo_project.serve), which serves on 8001.
 test  runs pytest on PostgreSQL: TEST_DATABASE_URL, else the server on
       127.0.0.1:5432 when one answers, else the embedded one.
 """
@@ -89,9 +90,18 @@ def run() -> int:
     load_dotenv(ENV_FILE, override=False)
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = embedded_database_url("todo")
-    # The image's server process: migrate, then serve on PORT (8001).
-    os.environ["RUN_MIGRATIONS"] = "true"
-    return _call([sys.executable, "-m", "todo_project.serve"])
+    # Migrate first, so the worker finds its tables; then the reminders'
+    # worker beside the image's server process, which serves on PORT (8001).
+    if _call([sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"]) != 0:
+        return 1
+    worker = subprocess.Popen([sys.executable, "manage.py", "run_worker"], cwd=ROOT)
+    try:
+        return _call([sys.executable, "-m", "todo_project.serve"])
+    finally:
+        # Ctrl+C reached the worker too; otherwise (the server failed) stop it.
+        if worker.poll() is None:
+            worker.terminate()
+        worker.wait(30)
 
 
 def test(args: list[str]) -> int:

@@ -266,3 +266,33 @@ def test_a_long_list_result_is_stored_with_its_first_items_and_its_count(alice_a
     assert stored["result_count"] == 30
     assert answer["tool_calls"] == [stored]
     assert "30 tasks" in answer["response"]
+
+
+def test_the_chat_reads_dates_in_the_requests_time_zone(alice_api, alice: User) -> None:
+    response = chat(
+        alice_api, alice, "Remind me to water the plants every Monday at 8am", time_zone="Europe/Berlin"
+    )
+
+    assert response.status_code == 200
+    [call] = response.json()["tool_calls"]
+    assert call["tool"] == "add_task"
+    assert call["arguments"]["title"] == "Water the plants"
+    assert call["arguments"]["recurrence"] == "FREQ=WEEKLY;BYDAY=MO"
+    assert call["arguments"]["due_date"].endswith("T08:00:00+01:00") or call["arguments"][
+        "due_date"
+    ].endswith("T08:00:00+02:00")
+    task = Task.objects.get(owner=alice)
+    assert (task.recurrence, task.time_zone, task.remind_at) == (
+        "FREQ=WEEKLY;BYDAY=MO",
+        "Europe/Berlin",
+        task.due_date,
+    )
+
+
+@pytest.mark.parametrize("time_zone", ["Mars/Olympus", "", 5, "x" * 65])
+def test_a_time_zone_that_is_not_an_iana_name_is_400(alice_api, alice: User, time_zone) -> None:
+    response = chat(alice_api, alice, "Add a task to buy milk tomorrow", time_zone=time_zone)
+
+    assert response.status_code == 400
+    assert "time_zone" in response.json()["errors"]
+    assert not Task.objects.exists()

@@ -269,3 +269,34 @@ def test_stdio_with_an_unknown_email_is_a_one_line_error_and_status_2(tmp_path: 
     assert done.stderr.strip().count("\n") == 0
     assert "nobody@example.com" in done.stderr
     assert done.stdout == ""
+
+
+def test_a_recurring_task_with_a_reminder_over_mcp(server: ServerProcess, alice: User) -> None:
+    async def work(client: ClientSession) -> list[Any]:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        added = result_of(
+            await client.call_tool(
+                "add_task",
+                {
+                    "title": "Water the plants",
+                    "due_date": "2030-01-07T08:00:00Z",
+                    "recurrence": "FREQ=WEEKLY;BYDAY=MO",
+                    "remind_at": "2030-01-07T07:45:00Z",
+                },
+            )
+        )
+        completed = result_of(await client.call_tool("complete_task", {"task_id": added["task_id"]}))
+        refused = await client.call_tool("update_task", {"task_id": added["task_id"], "recurrence": "hourly"})
+        return [tools, added, completed, refused]
+
+    tools, added, completed, refused = over_http(server, alice, work)
+
+    for name in ("add_task", "update_task"):
+        assert {"due_date", "recurrence", "remind_at"} <= set(tools[name].input_schema["properties"])
+    assert completed["status"] == "completed"
+    first = Task.objects.get(pk=added["task_id"])
+    following = Task.objects.get(pk=first.next_task_id)
+    assert following.due_date.isoformat() == "2030-01-14T08:00:00+00:00"
+    assert following.remind_at.isoformat() == "2030-01-14T07:45:00+00:00"
+    assert refused.is_error
+    assert "recurrence" in json.loads(refused.content[0].text)["error"]

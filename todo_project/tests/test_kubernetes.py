@@ -130,3 +130,22 @@ def test_the_migration_job_migrates_as_the_schema_owner_with_the_same_security_c
     assert database_url["valueFrom"]["secretKeyRef"]["key"] == "MIGRATION_DATABASE_URL"
     assert job["securityContext"]["runAsUser"] == 1001
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_the_worker_runs_the_same_image_and_secrets_as_the_api(pod: dict) -> None:
+    worker = load("worker-deployment.yaml")
+    spec = worker["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    [api] = pod["containers"]
+
+    assert worker["spec"]["replicas"] == 1
+    assert worker["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+    assert container["command"] == ["python", "manage.py", "run_worker"]
+    assert container["image"] == api["image"]
+    assert container["env"] == api["env"]
+    assert container["envFrom"] == api["envFrom"]
+    assert container["securityContext"] == api["securityContext"]
+    assert spec["securityContext"] == pod["securityContext"]
+    assert "ports" not in container
+    # The API's Service and disruption budget do not pick up the worker.
+    assert load("service.yaml")["spec"]["selector"]["app.kubernetes.io/component"] == "api"
