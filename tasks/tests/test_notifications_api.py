@@ -61,7 +61,8 @@ def test_reading_one_sets_read_at_once_and_unread_leaves_it_out(alice_api, alice
 
     assert response.status_code == 200
     body = response.json()
-    assert body["id"] == target.pk and body["read_at"] is not None
+    assert body["id"] == target.pk
+    assert body["read_at"] is not None
     assert datetime.fromisoformat(body["read_at"]) - datetime.fromisoformat(body["created_at"]) < timedelta(
         minutes=1
     )

@@ -158,7 +158,8 @@ def test_complete_reopen_complete_makes_one_next_occurrence(alice_api, alice: Us
     body = alice_api.put(f"{tasks_url(alice)}/{first['id']}", {"completed": True}, format="json").json()
     next_ids.add(body["next_task_id"])
 
-    assert len(next_ids) == 1 and None not in next_ids
+    assert len(next_ids) == 1
+    assert None not in next_ids
     assert Task.objects.count() == 2
 
 

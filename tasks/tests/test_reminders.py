@@ -73,7 +73,8 @@ def test_a_reminder_fires_once(alice: User) -> None:
     first = fire_reminder(task.pk, AT)
     again = fire_reminder(task.pk, AT)
 
-    assert first is not None and again is None
+    assert first is not None
+    assert again is None
     notification = Notification.objects.get()
     assert (notification.owner, notification.task, notification.kind) == (alice, task, "reminder")
     assert notification.message == "Reminder: Water the plants"
