@@ -2,10 +2,16 @@
 
 import asyncio
 import re
+from datetime import datetime
 
 import httpx
 import pytest
 from drf_spectacular.validation import validate_schema
+
+from tasks.reminders import fire_reminder
+from tasks.services import create_task
+
+AT = datetime.fromisoformat("2030-01-07T08:00:00+00:00")
 
 
 def test_docs_is_swagger_ui_with_assets_served_by_the_app(api) -> None:
@@ -90,6 +96,25 @@ def test_the_documented_task_is_the_task_body(alice_api, alice) -> None:
     created = alice_api.post(f"/api/{alice.pk}/tasks", {"title": "Documented"}, format="json").json()
 
     assert set(schema["components"]["schemas"]["Task"]["properties"]) == set(created)
+
+
+def test_the_schedule_fields_and_notifications_are_documented(alice_api, alice) -> None:
+    schema = alice_api.get("/openapi.json").json()
+    schemas, paths = schema["components"]["schemas"], schema["paths"]
+    fire_reminder_of = create_task(owner=alice, title="Documented", remind_at=AT)
+    fire_reminder(fire_reminder_of.pk, AT)
+    notification = alice_api.get(f"/api/{alice.pk}/notifications").json()[0]
+
+    assert {"recurrence", "remind_at", "next_task_id"} <= set(schemas["Task"]["properties"])
+    assert {"due_date", "recurrence", "remind_at", "time_zone"} <= set(schemas["TaskInputRequest"]["properties"])
+    assert schemas["TaskInputRequest"]["properties"]["time_zone"]["writeOnly"] is True
+    assert "time_zone" in schemas["ChatRequestRequest"]["properties"]
+    listing = paths["/api/{user_id}/notifications"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"user_id", "unread", "limit", "offset"}
+    assert {"200", "400", "401", "403"} <= set(listing["responses"])
+    read = paths["/api/{user_id}/notifications/{id}/read"]["post"]
+    assert {"200", "401", "403", "404"} <= set(read["responses"])
+    assert set(schemas["Notification"]["properties"]) == set(notification)
 
 
 def test_the_chat_routes_are_documented(api) -> None:

@@ -9,6 +9,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('tasks', '0002_search_and_title_indexes'),
+        # notifications.owner_id references users.id as the opaque string it became there.
+        ('accounts', '0003_opaque_user_ids'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -128,6 +128,15 @@ def test_the_toggle_answers_as_the_django_view(
             "application/json; charset=utf-8",
         ),
         (b'{"title": "No tags", "tags": [], "description": null, "due_date": null}', "application/json"),
+        (
+            b'{"title": "Stand-up", "due_date": "2026-12-01T09:30:00+01:00", "recurrence": "weekly",'
+            b' "time_zone": "Europe/Berlin"}',
+            "application/json",
+        ),
+        (b'{"title": "Call", "remind_at": "2030-01-01T08:00:00Z"}', "application/json"),
+        (b'{"title": "x", "recurrence": "weekly"}', "application/json"),
+        (b'{"title": "x", "due_date": "2026-12-01T09:30:00Z", "recurrence": "hourly"}', "application/json"),
+        (b'{"title": "x", "time_zone": "Mars/Olympus"}', "application/json"),
         (b'{"title": ""}', "application/json"),
         (b'{"title": "x", "priority": "urgent"}', "application/json"),
         (b'{"title": "x", "tags": [""]}', "application/json"),
