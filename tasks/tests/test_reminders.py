@@ -18,6 +18,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from accounts.models import User
 from conftest import ROOT, database_url_for_tests, server_environment
+from health.tests.proxy import DatabaseProxy
 from tasks.models import Notification, Task
 from tasks.reminders import fire_reminder
 from tasks.services import TaskLimitReached, create_task
@@ -105,9 +106,9 @@ def test_a_notification_outlives_its_task(alice: User) -> None:
 # --- real workers ----------------------------------------------------------------
 
 
-def spawn_worker(tmp_path: Path, name: str) -> subprocess.Popen[str]:
+def spawn_worker(tmp_path: Path, name: str, database_url: str | None = None) -> subprocess.Popen[str]:
     log = tmp_path / f"{name}.log"
-    env = server_environment(DATABASE_URL=database_url_for_tests(), PYTHONPATH=str(ROOT))
+    env = server_environment(DATABASE_URL=database_url or database_url_for_tests(), PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "run_worker", "--poll-seconds", "0.2"],
         cwd=tmp_path,
@@ -126,11 +127,13 @@ def spawn_worker(tmp_path: Path, name: str) -> subprocess.Popen[str]:
 
 
 @pytest.fixture
-def workers(tmp_path: Path, transactional_db: None) -> Iterator[Callable[[int], list[subprocess.Popen[str]]]]:
+def workers(tmp_path: Path, transactional_db: None) -> Iterator[Callable[..., list[subprocess.Popen[str]]]]:
     started: list[subprocess.Popen[str]] = []
 
-    def start(count: int) -> list[subprocess.Popen[str]]:
-        started.extend(spawn_worker(tmp_path, f"worker-{len(started) + index}") for index in range(count))
+    def start(count: int, database_url: str | None = None) -> list[subprocess.Popen[str]]:
+        started.extend(
+            spawn_worker(tmp_path, f"worker-{len(started) + index}", database_url) for index in range(count)
+        )
         return started
 
     yield start
@@ -224,3 +227,27 @@ def test_a_worker_stops_cleanly_on_sigterm(workers) -> None:
     worker.terminate()
     assert worker.wait(15) == 0
     assert "Worker stopped" in worker.log.read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_outlives_a_database_outage(workers, alice: User) -> None:
+    database = connection.settings_dict
+    proxy = DatabaseProxy(database["HOST"] or "localhost", int(database["PORT"] or 5432))
+    proxy.start()
+    try:
+        [worker] = workers(1, database_url_for_tests(host="127.0.0.1", port=proxy.port))
+        proxy.stop()  # every connection of the worker cut; no new one gets through
+        time.sleep(2)
+        proxy.start()
+
+        task = create_task(owner=alice, title="After the outage", remind_at=timezone.now())
+
+        assert wait_for(lambda: Notification.objects.filter(task=task).exists(), timeout=8), (
+            worker.log.read_text()
+        )
+        assert worker.poll() is None
+        assert "Starting the worker again" in worker.log.read_text()
+        worker.terminate()
+        assert worker.wait(15) == 0
+    finally:
+        proxy.stop()
