@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from typing import Any
 
@@ -64,10 +65,13 @@ async def _serve(poll_seconds: float) -> None:
         if not attempt.done():
             # Stopping: the job in hand finishes. A database that does not
             # answer (the worker still connecting, say) gets STOP_SECONDS.
-            await asyncio.wait({attempt}, timeout=STOP_SECONDS)
-            attempt.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await attempt
+            done, _ = await asyncio.wait({attempt}, timeout=STOP_SECONDS)
+            if not done:
+                # Its clean-up waits for the database too. Jobs are safe to
+                # run again (a stalled one is retried), so leave now.
+                logger.warning("No database for %.0f s; the worker stops without it", STOP_SECONDS)
+                logging.shutdown()
+                os._exit(0)
             return
         if attempt.exception() is not None:
             exc = attempt.exception()
