@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,23 @@ class _LocalAgent:
         flags = re.IGNORECASE
         return [
             (re.compile(r"^(?:hi|hello|hey|help|what can you do)\b", flags), lambda m: f"Hi! {HELP}"),
+            # When: "move task 3 to tomorrow at 5pm", "remind me about task 3 at 8",
+            # "make task 4 repeat every Monday".
+            (
+                re.compile(
+                    rf"^(?:move|reschedule|postpone|push back|push)\s+{_ID}\s+(?:to|until|till)\s+(.+)$",
+                    flags,
+                ),
+                lambda m: self.schedule(int(m[1]), m[2]),
+            ),
+            (
+                re.compile(rf"^remind me (?:about|of)\s+{_ID}\s+(.+)$", flags),
+                lambda m: self.schedule(int(m[1]), m[2], remind=True),
+            ),
+            (
+                re.compile(rf"^(?:make|set)\s+{_ID}\s+(?:to\s+)?(?:repeat|recur)\s+(.+)$", flags),
+                lambda m: self.schedule(int(m[1]), m[2]),
+            ),
             # Updates: "change task 1 to 'Call mom'", "rename task 2 to ...", "set task 2 priority to high".
             (
                 re.compile(
@@ -198,6 +216,27 @@ class _LocalAgent:
     def update(self, task_id: int, changes: dict[str, Any]) -> str:
         return _describe_one("update_task", self._run("update_task", {"task_id": task_id, **changes}))
 
+    def schedule(self, task_id: int, text: str, *, remind: bool = False) -> str:
+        """A new due date, recurrence or (with `remind`) reminder for a task."""
+        schedule = read_schedule(text, timezone.now().astimezone(ZoneInfo(self.time_zone)), remind=remind)
+        changes: dict[str, Any] = {}
+        if remind:
+            moment = schedule.remind_at or schedule.due_date
+            if moment is not None:
+                changes["remind_at"] = moment.isoformat()
+            schedule = Schedule(title="", remind_at=moment)
+        else:
+            if schedule.due_date is not None:
+                changes["due_date"] = schedule.due_date.isoformat()
+            if schedule.recurrence is not None:
+                changes["recurrence"] = schedule.recurrence
+            if schedule.remind_at is not None:
+                changes["remind_at"] = schedule.remind_at.isoformat()
+        if not changes:
+            return 'Sorry, I couldn\'t tell when. Try "tomorrow at 5pm", "next Friday" or "every Monday".'
+        result = self._run("update_task", {"task_id": task_id, **changes})
+        return _describe_one("update_task", result, schedule=schedule)
+
     def by_words(self, phrase: str, action: Callable[[int], str]) -> str:
         """List first, then act by id: the pattern a good model follows."""
         words = [w for w in re.findall(r"[\w'-]+", phrase.lower()) if w not in _STOPWORDS]
@@ -253,7 +292,7 @@ def _describe_one(tool: str, result: Any, status: str = "all", schedule: Schedul
         "add_task": f'I\'ve added "{title}" to your list (task #{task_id}){_when(schedule)}.',
         "complete_task": f'Marked "{title}" (task #{task_id}) as complete. Nice work!',
         "delete_task": f'Deleted "{title}" (task #{task_id}).',
-        "update_task": f'Updated task #{task_id}: "{title}".',
+        "update_task": f'Updated task #{task_id}: "{title}"{_when(schedule)}.',
     }[tool]
 
 
@@ -282,14 +321,19 @@ def _when(schedule: Schedule | None) -> str:
         return ""
     parts = []
     if schedule.due_date is not None:
-        parts.append(f"due {schedule.due_date:%A, %b %-d at %H:%M}")
+        parts.append(f"due {_day_and_time(schedule.due_date)}")
     if schedule.recurrence is not None:
         parts.append(_repeats(schedule.recurrence))
     if schedule.remind_at is not None and schedule.remind_at == schedule.due_date:
         parts.append("with a reminder then")
     elif schedule.remind_at is not None:
-        parts.append(f"with a reminder {schedule.remind_at:%A, %b %-d at %H:%M}")
+        parts.append(f"with a reminder {_day_and_time(schedule.remind_at)}")
     return ", " + ", ".join(parts) if parts else ""
+
+
+def _day_and_time(moment: datetime) -> str:
+    """ "Monday, Nov 30 at 08:00" (no %-d: the C library of Alpine's image lacks it)."""
+    return f"{moment:%A, %b} {moment.day} at {moment:%H:%M}"
 
 
 def _repeats(rule: str) -> str:

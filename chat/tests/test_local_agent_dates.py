@@ -3,7 +3,7 @@ user's time zone, and takes the words it understood out of the title."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +13,7 @@ from accounts.models import User
 from chat import local_agent
 from chat.when import read_schedule
 from tasks.models import Task
+from tasks.services import create_task
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Thursday 26 November 2026, 21:00 in Berlin.
@@ -132,3 +133,36 @@ def test_a_plain_addition_has_no_schedule(alice: User) -> None:
     local_agent.respond(alice, "Add a task to buy groceries")
     task = Task.objects.get(owner=alice)
     assert (task.title, task.due_date, task.recurrence, task.remind_at) == ("Buy groceries", None, None, None)
+
+
+@pytest.mark.django_db
+def test_an_existing_task_is_moved_reminded_and_made_to_repeat(alice: User, bob: User) -> None:
+    task = create_task(owner=alice, title="Call the bank")
+    zone = ZoneInfo("Asia/Tokyo")
+    tomorrow = timezone.now().astimezone(zone).date() + timedelta(days=1)
+
+    reply, records = local_agent.respond(
+        alice, f"Move task {task.pk} to tomorrow at 5pm", time_zone="Asia/Tokyo"
+    )
+    task.refresh_from_db()
+    assert task.due_date == datetime.combine(tomorrow, time(17), tzinfo=zone)
+    assert records[0]["tool"] == "update_task"
+    assert f"Updated task #{task.pk}" in reply
+    assert "at 17:00" in reply
+
+    local_agent.respond(alice, f"remind me about task {task.pk} in 2 hours", time_zone="Asia/Tokyo")
+    task.refresh_from_db()
+    assert timedelta(hours=1, minutes=59) < task.remind_at - timezone.now() <= timedelta(hours=2)
+    assert task.due_date == datetime.combine(tomorrow, time(17), tzinfo=zone)  # unchanged
+
+    local_agent.respond(alice, f"make task {task.pk} repeat every Monday", time_zone="Asia/Tokyo")
+    task.refresh_from_db()
+    assert task.recurrence == "FREQ=WEEKLY;BYDAY=MO"
+    assert task.due_date.astimezone(zone).weekday() == 0
+
+    reply, _ = local_agent.respond(alice, f"move task {task.pk} to someday")
+    assert "couldn't tell when" in reply
+    reply, _ = local_agent.respond(bob, f"move task {task.pk} to tomorrow")
+    assert "couldn't find that task" in reply
+    task.refresh_from_db()
+    assert task.recurrence == "FREQ=WEEKLY;BYDAY=MO"
