@@ -30,19 +30,10 @@ TASK_FIELDS = (
     "id", "owner_id", "title", "description", "completed", "priority", "tags", "due_date",
     "recurrence", "remind_at", "next_task_id", "created_at", "updated_at",
 )  # fmt: skip
-UPDATABLE_FIELDS = frozenset(
-    {
-        "title",
-        "description",
-        "completed",
-        "priority",
-        "tags",
-        "due_date",
-        "recurrence",
-        "remind_at",
-        "time_zone",
-    }
-)
+UPDATABLE_FIELDS = frozenset({
+    "title", "description", "completed", "priority", "tags", "due_date",
+    "recurrence", "remind_at", "time_zone",
+})  # fmt: skip
 
 STATUSES = ("all", "pending", "completed")
 SORT_KEYS = ("created", "updated", "title", "due_date", "priority")

@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from accounts.models import User
+from conftest import auth_headers
 from tasks.models import Notification
 from tasks.reminders import fire_reminder
 from tasks.services import create_task
+from tasks.tests.test_concurrency import parallel
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +116,19 @@ def test_no_token_is_401_and_other_methods_405(api, alice_api, alice: User, alic
     assert api.post(f"{notifications_url(alice)}/{alices[0].pk}/read").status_code == 401
     assert alice_api.get(f"{notifications_url(alice)}/{alices[0].pk}/read").status_code == 405
     assert alice_api.delete(notifications_url(alice)).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_parallel_reads_keep_one_read_at(live_server_process, alice: User) -> None:
+    server = live_server_process()
+    task = create_task(owner=alice, title="Read me", remind_at=AT)
+    notification = fire_reminder(task.pk, AT)
+    url = f"{notifications_url(alice)}/{notification.pk}/read"
+
+    responses = parallel(server.url, lambda c: [c.post(url, headers=auth_headers(alice)) for _ in range(20)])
+
+    assert [r.status_code for r in responses] == [200] * 20
+    notification.refresh_from_db()
+    assert {r.json()["read_at"] for r in responses} == {
+        notification.read_at.isoformat().replace("+00:00", "Z")
+    }
