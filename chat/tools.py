@@ -175,7 +175,8 @@ def _summary(task: Any, status: str) -> dict[str, Any]:
     return {"task_id": task.pk, "status": status, "title": task.title}
 
 
-# Where a task's due dates and reminders are read, for tools given no zone.
+# Read in the user's time zone: a tool that sets one of them records that
+# zone on the task (time_zone), whose time of day a recurring task keeps.
 _SCHEDULE_FIELDS = ("due_date", "recurrence", "remind_at")
 
 

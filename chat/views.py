@@ -16,19 +16,13 @@ from chat.serializers import (
     PageQuerySerializer,
 )
 from todo_project.schema import USER_ID_PARAMETER as USER_ID
-from todo_project.schema import error_responses
+from todo_project.schema import error_responses, total_count_header
 from todo_project.throttling import ChatRateThrottle
 
 CONVERSATION_ID = OpenApiParameter(
     "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The conversation id."
 )
 NOT_FOUND = "Conversation not found (not_found), also for another user's."
-
-
-def total_count_header(what: str) -> OpenApiParameter:
-    return OpenApiParameter(
-        "X-Total-Count", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[200], description=what
-    )
 
 
 class ChatView(APIView):

@@ -20,7 +20,7 @@ from tasks.serializers import (
     task_instance_body,
 )
 from todo_project.schema import USER_ID_PARAMETER as USER_ID
-from todo_project.schema import error_responses
+from todo_project.schema import error_responses, total_count_header
 
 TASK_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The task id.")
 # The list's query parameters are declared by the serializer that checks
@@ -28,13 +28,7 @@ TASK_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, descri
 LIST_PARAMETERS = [
     USER_ID,
     TaskListQuerySerializer,
-    OpenApiParameter(
-        "X-Total-Count",
-        OpenApiTypes.INT,
-        OpenApiParameter.HEADER,
-        response=[200],
-        description="The matches before limit and offset.",
-    ),
+    total_count_header("The matches before limit and offset."),
 ]
 TASK_ERRORS = error_responses(
     400, 401, 403, 404, 413, 415, s404="Task not found (not_found), also for another user's task."
@@ -168,13 +162,7 @@ class NotificationViewSet(viewsets.ViewSet):
         parameters=[
             USER_ID,
             NotificationQuerySerializer,
-            OpenApiParameter(
-                "X-Total-Count",
-                OpenApiTypes.INT,
-                OpenApiParameter.HEADER,
-                response=[200],
-                description="The matches before limit and offset.",
-            ),
+            total_count_header("The matches before limit and offset."),
         ],
         description="Newest first.",
         responses={200: NotificationSerializer(many=True), **error_responses(400, 401, 403)},

@@ -31,6 +31,13 @@ USER_ID_PARAMETER = OpenApiParameter(
 )
 
 
+def total_count_header(what: str) -> OpenApiParameter:
+    """The X-Total-Count header of a paged list's answer."""
+    return OpenApiParameter(
+        "X-Total-Count", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[200], description=what
+    )
+
+
 class ErrorSerializer(serializers.Serializer):
     """The body of every 4xx and 5xx response."""
 
