@@ -95,6 +95,7 @@ def run() -> int:
     if _call([sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"]) != 0:
         return 1
     worker = subprocess.Popen([sys.executable, "manage.py", "run_worker"], cwd=ROOT)
+    os.environ["RUN_WORKER"] = "false"  # the worker above fires the reminders
     try:
         return _call([sys.executable, "-m", "todo_project.serve"])
     finally:

@@ -2,7 +2,7 @@
 
 Layers, outermost first: probes (/health, /ready: first, as they are asked
 most often and read nothing of the request but its path), lifespan (database
-pools, the MCP app's task group), request size limits, /mcp (chat/asgi.py),
+pools, the MCP app's task group, the reminders' worker), request size limits, /mcp (chat/asgi.py),
 the hot task routes on the event loop (tasks/asgi.py), then Django."""
 
 import os
@@ -18,8 +18,11 @@ with exit_on_configuration_error():
 
 from chat.asgi import McpMiddleware
 from health.asgi import ProbesMiddleware
+from tasks import worker
 from tasks.asgi import TaskRoutesMiddleware
 from todo_project.middleware import LifespanMiddleware, RequestLimitsMiddleware
 
 mcp = McpMiddleware(TaskRoutesMiddleware(django_application))
-application = ProbesMiddleware(LifespanMiddleware(RequestLimitsMiddleware(mcp), contexts=[mcp.running]))
+# Entered at start-up, left at shutdown: the MCP app's task group, the reminders' worker.
+lifespan_contexts = [mcp.running, worker.running]
+application = ProbesMiddleware(LifespanMiddleware(RequestLimitsMiddleware(mcp), contexts=lifespan_contexts))

@@ -259,6 +259,9 @@ MAX_TASKS_PER_USER = env_int("MAX_TASKS_PER_USER", 10_000, minimum=1, maximum=1_
 
 # Reminders are procrastinate jobs in PostgreSQL, run by `manage.py run_worker`
 # (tasks/reminders.py). Its jobs are found here, not in every app's tasks.py.
+# The API server runs a worker too unless RUN_WORKER=false (a deployment with
+# a worker of its own); any number of workers fire each reminder once.
+RUN_WORKER = env_bool("RUN_WORKER", True)
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "reminders"
 PROCRASTINATE_IMPORT_PATHS = ["tasks.reminders"]
 

@@ -11,13 +11,14 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from django.db import connection
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from accounts.models import User
-from conftest import ROOT, database_url_for_tests, server_environment
+from conftest import ROOT, auth_headers, database_url_for_tests, server_environment
 from health.tests.proxy import DatabaseProxy
 from tasks.models import Notification, Task
 from tasks.reminders import fire_reminder
@@ -265,3 +266,40 @@ def test_a_worker_outlives_a_database_outage(workers, alice: User) -> None:
         assert worker.wait(15) == 0
     finally:
         proxy.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_server_fires_reminders_by_itself(live_server_process, alice: User) -> None:
+    """The image's process alone (RUN_WORKER defaults to true): a reminder due
+    in a second is a notification within 5 s, and SIGTERM still ends it with 0."""
+    server = live_server_process(image_process=True)
+    soon = timezone.now() + timedelta(seconds=1)
+    response = httpx.post(
+        f"{server.url}/api/{alice.pk}/tasks",
+        json={"title": "Stretch", "remind_at": soon.isoformat()},
+        headers=auth_headers(alice),
+    )
+    assert response.status_code == 201
+
+    def notified() -> list:
+        return httpx.get(f"{server.url}/api/{alice.pk}/notifications", headers=auth_headers(alice)).json()
+
+    assert wait_for(lambda: notified() != [], timeout=6)
+    [notification] = notified()
+    assert notification["task_id"] == response.json()["id"]
+    assert datetime.fromisoformat(notification["created_at"]) - soon < timedelta(seconds=5)
+    assert server.stop() == 0
+    assert "Traceback" not in server.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_worker_false_leaves_reminders_to_a_worker(live_server_process, alice: User) -> None:
+    server = live_server_process(RUN_WORKER="false")
+    httpx.post(
+        f"{server.url}/api/{alice.pk}/tasks",
+        json={"title": "Stretch", "remind_at": timezone.now().isoformat()},
+        headers=auth_headers(alice),
+    )
+    time.sleep(2)
+    assert not Notification.objects.exists()
+    assert len(reminder_jobs()) == 1

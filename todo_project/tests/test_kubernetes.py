@@ -147,5 +147,7 @@ def test_the_worker_runs_the_same_image_and_secrets_as_the_api(pod: dict) -> Non
     assert container["securityContext"] == api["securityContext"]
     assert spec["securityContext"] == pod["securityContext"]
     assert "ports" not in container
+    # The API pods leave reminders to it.
+    assert load("configmap.yaml")["data"]["RUN_WORKER"] == "false"
     # The API's Service and disruption budget do not pick up the worker.
     assert load("service.yaml")["spec"]["selector"]["app.kubernetes.io/component"] == "api"

@@ -1,0 +1,100 @@
+"""The reminders' worker: procrastinate's worker on the "reminders" queue,
+run by `manage.py run_worker` and, with RUN_WORKER (the default), beside the
+API server in its own process (`running`, entered at the server's start-up).
+
+Any number of workers are safe: PostgreSQL hands each job to one of them.
+procrastinate's worker stops when it loses the database (its LISTEN
+connection fails); `run` starts it again a second later, so a database
+restart delays reminders by seconds instead of ending the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from django.conf import settings
+from procrastinate import App, PsycopgConnector
+from procrastinate.contrib.django import app
+from procrastinate.contrib.django.utils import connector_params
+
+from tasks.reminders import QUEUE
+
+logger = logging.getLogger("tasks.worker")
+
+RESTART_SECONDS = 1.0
+STOP_SECONDS = 10.0
+
+
+def worker_app() -> App:
+    """An app with the Django app's tasks on a small pool of its own. (The
+    Django app keeps its connector: deferring stays in Django's transaction.)
+    Every wait for a connection is bounded, so a stop never hangs on a
+    database that is gone."""
+    connector = PsycopgConnector(kwargs=connector_params(), min_size=1, max_size=3, timeout=5)
+    return app.with_connector(connector)
+
+
+async def run(stopping: asyncio.Event, *, poll_seconds: float = 1.0) -> bool:
+    """Work until `stopping` is set, starting again whenever the worker stops
+    on its own. Once stopping, the job in hand finishes; False when that took
+    more than STOP_SECONDS (a database that does not answer)."""
+    worker = worker_app()
+    while not stopping.is_set():
+        attempt = asyncio.create_task(_run_until(worker, stopping, poll_seconds))
+        stop = asyncio.create_task(stopping.wait())
+        await asyncio.wait({attempt, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not attempt.done():
+            done, _ = await asyncio.wait({attempt}, timeout=STOP_SECONDS)
+            if not done:
+                attempt.cancel()
+                logger.warning("No database for %.0f s; the worker stops without it", STOP_SECONDS)
+            return bool(done)
+        if attempt.exception() is not None:
+            exc = attempt.exception()
+            logger.warning("The worker stopped (%s: %s)", type(exc).__name__, exc)
+        if not stopping.is_set():
+            logger.warning("Starting the worker again in %.0f s", RESTART_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), RESTART_SECONDS)
+    return True
+
+
+async def _run_until(worker: App, stopping: asyncio.Event, poll_seconds: float) -> None:
+    async with worker.open_async():
+        working = asyncio.create_task(
+            worker.run_worker_async(
+                queues=[QUEUE],
+                fetch_job_polling_interval=poll_seconds,
+                delete_jobs="successful",
+                install_signal_handlers=False,
+            )
+        )
+        stop = asyncio.create_task(stopping.wait())
+        await asyncio.wait({working, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not working.done():
+            # Cancelling is procrastinate's graceful stop: the job in hand finishes.
+            working.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await working
+            return
+        working.result()  # its exception, if it ended with one
+
+
+@contextlib.asynccontextmanager
+async def running() -> AsyncIterator[None]:
+    """The worker beside the API server, from start-up to shutdown, when
+    RUN_WORKER is on (a deployment with its own worker turns it off)."""
+    if not settings.RUN_WORKER:
+        yield
+        return
+    stopping = asyncio.Event()
+    task = asyncio.create_task(run(stopping))
+    try:
+        yield
+    finally:
+        stopping.set()
+        await task
