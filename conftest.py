@@ -163,7 +163,12 @@ def live_server_process(tmp_path: Path, transactional_db: None) -> Iterator[Call
         *, wait: bool = True, image_process: bool = False, port: int | None = None, **overrides: str | None
     ) -> ServerProcess:
         port = port or free_port()
-        env = server_environment(**{"DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), **overrides})
+        # No reminders' worker unless a test asks for one: the queue's tables
+        # are not emptied between tests (procrastinate's models are unmanaged),
+        # so a server's worker would run jobs that earlier tests left.
+        env = server_environment(
+            **{"DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), "RUN_WORKER": "false", **overrides}
+        )
         if image_process:
             # The image's own process (todo_project.serve), on all interfaces.
             command = [sys.executable, "-m", "todo_project.serve"]

@@ -17,7 +17,7 @@ import logging
 from datetime import datetime
 
 from django.db import close_old_connections, transaction
-from procrastinate import JobContext, RetryStrategy
+from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from tasks.models import Notification, NotificationKind, Task
@@ -39,18 +39,6 @@ def send_reminder(task_id: int, remind_at: str) -> None:
         fire_reminder(task_id, datetime.fromisoformat(remind_at))
     finally:
         close_old_connections()
-
-
-@app.periodic(cron="* * * * *")
-@app.task(name="tasks.retry_stalled_jobs", queue=QUEUE, queueing_lock="retry_stalled_jobs", pass_context=True)
-async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
-    """A worker killed in the middle of a job leaves it "doing": once the
-    worker's heartbeat is 30 s old, its jobs run again (fire_reminder makes
-    that harmless)."""
-    manager = context.app.job_manager
-    for job in await manager.get_stalled_jobs():
-        logger.warning("Retrying job %s of a worker that stopped answering", job.id)
-        await manager.retry_job(job)
 
 
 def schedule_reminder(task: Task) -> None:

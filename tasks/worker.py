@@ -25,6 +25,7 @@ logger = logging.getLogger("tasks.worker")
 
 RESTART_SECONDS = 1.0
 STOP_SECONDS = 10.0
+STALLED_CHECK_SECONDS = 60.0
 
 
 def worker_app() -> App:
@@ -73,8 +74,10 @@ async def _run_until(worker: App, stopping: asyncio.Event, poll_seconds: float) 
             )
         )
         stop = asyncio.create_task(stopping.wait())
+        stalled = asyncio.create_task(_retry_stalled_jobs(worker))
         await asyncio.wait({working, stop}, return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
+        stalled.cancel()
         if not working.done():
             # Cancelling is procrastinate's graceful stop: the job in hand finishes.
             working.cancel()
@@ -82,6 +85,21 @@ async def _run_until(worker: App, stopping: asyncio.Event, poll_seconds: float) 
                 await working
             return
         working.result()  # its exception, if it ended with one
+
+
+async def _retry_stalled_jobs(worker: App) -> None:
+    """A worker killed in the middle of a job leaves it "doing": once that
+    worker's heartbeat is 30 s old, its jobs run again (fire_reminder makes
+    that harmless). (Not a periodic procrastinate task: those defer through
+    the Django app's connector, which this worker does not use.)"""
+    while True:
+        await asyncio.sleep(STALLED_CHECK_SECONDS)
+        try:
+            for job in await worker.job_manager.get_stalled_jobs():
+                logger.warning("Retrying job %s of a worker that stopped answering", job.id)
+                await worker.job_manager.retry_job(job)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            logger.warning("Could not look for stalled jobs (%s)", type(exc).__name__)
 
 
 @contextlib.asynccontextmanager

@@ -130,6 +130,8 @@ def spawn_worker(tmp_path: Path, name: str, database_url: str | None = None) -> 
 @pytest.fixture
 def workers(tmp_path: Path, transactional_db: None) -> Iterator[Callable[..., list[subprocess.Popen[str]]]]:
     started: list[subprocess.Popen[str]] = []
+    with connection.cursor() as cursor:  # the jobs earlier tests left (the queue's tables are not flushed)
+        cursor.execute("TRUNCATE procrastinate_jobs CASCADE")
 
     def start(count: int, database_url: str | None = None) -> list[subprocess.Popen[str]]:
         started.extend(
@@ -272,7 +274,7 @@ def test_a_worker_outlives_a_database_outage(workers, alice: User) -> None:
 def test_the_api_server_fires_reminders_by_itself(live_server_process, alice: User) -> None:
     """The image's process alone (RUN_WORKER defaults to true): a reminder due
     in a second is a notification within 5 s, and SIGTERM still ends it with 0."""
-    server = live_server_process(image_process=True)
+    server = live_server_process(image_process=True, RUN_WORKER=None)
     soon = timezone.now() + timedelta(seconds=1)
     response = httpx.post(
         f"{server.url}/api/{alice.pk}/tasks",

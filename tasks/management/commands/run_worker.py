@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -44,5 +45,6 @@ async def _serve(poll_seconds: float) -> None:
     if not await worker.run(stopping, poll_seconds=poll_seconds):
         # Its clean-up still waits for the database. Jobs are safe to run
         # again (a stalled one is retried), so leave now.
-        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(0)
