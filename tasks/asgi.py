@@ -159,8 +159,8 @@ class TaskRoutesMiddleware:
             cursor = await connection.execute(statement.sql, statement.params)
             row = await cursor.fetchone()
         if row is None:
-            # Not found, the token's user is gone, or a recurring task or one
-            # with a reminder (set_task_completion): Django answers.
+            # Not found, the token's user is gone, or a recurring task (its
+            # next occurrence: set_task_completion): Django answers.
             return _ToDjango()
         return _json(row[1])
 

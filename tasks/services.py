@@ -331,14 +331,14 @@ def completion_statement(
     *, owner_id: Any, task_id: int, completed: bool | None, guard: Statement | None = None
 ) -> Statement:
     """set_task_completion in one statement, for tasks that do not recur (a
-    recurring one needs its next occurrence made) and have no reminder to
-    schedule again: the row's lock makes parallel toggles take turns.
-    RETURNING the task's id and JSON body; no row when the task is not the
-    owner's, recurs or has a reminder (or `guard`, an EXISTS condition, fails)."""
+    recurring one needs its next occurrence made): the row's lock makes
+    parallel toggles take turns. RETURNING the task's id and JSON body; no row
+    when the task is not the owner's or recurs (or `guard`, an EXISTS
+    condition, fails)."""
     sql = (
         "UPDATE tasks SET completed = COALESCE(%s, NOT completed), updated_at = %s"
         " WHERE tasks.id = %s AND tasks.owner_id = %s"
-        " AND tasks.recurrence IS NULL AND tasks.remind_at IS NULL"
+        " AND tasks.recurrence IS NULL"
     )
     params: list[Any] = [completed, timezone.now(), task_id, owner_id]
     if guard is not None:
