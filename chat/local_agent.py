@@ -194,14 +194,9 @@ class _LocalAgent:
         if priority:
             arguments["priority"] = (priority[1] or "high").lower()
             text = _ADD_PREFIX.sub("", text[: priority.start()] + text[priority.end() :], count=1)
-        schedule = read_schedule(text, timezone.now().astimezone(ZoneInfo(self.time_zone)), remind=remind)
+        schedule = self._read_schedule(text, remind=remind)
         arguments["title"] = _title(schedule.title or text)
-        if schedule.due_date is not None:
-            arguments["due_date"] = schedule.due_date.isoformat()
-        if schedule.recurrence is not None:
-            arguments["recurrence"] = schedule.recurrence
-        if schedule.remind_at is not None:
-            arguments["remind_at"] = schedule.remind_at.isoformat()
+        arguments.update(schedule.tool_arguments())
         return _describe_one("add_task", self._run("add_task", arguments), schedule=schedule)
 
     def list_tasks(self, status: str) -> str:
@@ -218,24 +213,18 @@ class _LocalAgent:
 
     def schedule(self, task_id: int, text: str, *, remind: bool = False) -> str:
         """A new due date, recurrence or (with `remind`) reminder for a task."""
-        schedule = read_schedule(text, timezone.now().astimezone(ZoneInfo(self.time_zone)), remind=remind)
-        changes: dict[str, Any] = {}
+        schedule = self._read_schedule(text, remind=remind)
         if remind:
-            moment = schedule.remind_at or schedule.due_date
-            if moment is not None:
-                changes["remind_at"] = moment.isoformat()
-            schedule = Schedule(title="", remind_at=moment)
-        else:
-            if schedule.due_date is not None:
-                changes["due_date"] = schedule.due_date.isoformat()
-            if schedule.recurrence is not None:
-                changes["recurrence"] = schedule.recurrence
-            if schedule.remind_at is not None:
-                changes["remind_at"] = schedule.remind_at.isoformat()
+            # Only the reminder changes, never the due date.
+            schedule = Schedule(title="", remind_at=schedule.remind_at or schedule.due_date)
+        changes = schedule.tool_arguments()
         if not changes:
             return 'Sorry, I couldn\'t tell when. Try "tomorrow at 5pm", "next Friday" or "every Monday".'
         result = self._run("update_task", {"task_id": task_id, **changes})
         return _describe_one("update_task", result, schedule=schedule)
+
+    def _read_schedule(self, text: str, *, remind: bool) -> Schedule:
+        return read_schedule(text, timezone.now().astimezone(ZoneInfo(self.time_zone)), remind=remind)
 
     def by_words(self, phrase: str, action: Callable[[int], str]) -> str:
         """List first, then act by id: the pattern a good model follows."""

@@ -62,6 +62,17 @@ class Schedule:
     recurrence: str | None = None
     remind_at: datetime | None = None
 
+    def tool_arguments(self) -> dict[str, str]:
+        """The add_task / update_task arguments for what was understood."""
+        arguments = {}
+        if self.due_date is not None:
+            arguments["due_date"] = self.due_date.isoformat()
+        if self.recurrence is not None:
+            arguments["recurrence"] = self.recurrence
+        if self.remind_at is not None:
+            arguments["remind_at"] = self.remind_at.isoformat()
+        return arguments
+
 
 def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule:
     """The schedule in `text` (a task's words), read at `now` (aware, in the

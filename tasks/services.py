@@ -385,10 +385,8 @@ def mark_notification_read(*, owner: User, notification_id: int) -> Notification
     if notification is None:
         raise NotificationNotFound()
     if notification.read_at is None:
-        notification.read_at = timezone.now()
-        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
-            read_at=notification.read_at
-        )
+        # Of parallel readings, the first one's time stays.
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=timezone.now())
         notification.refresh_from_db(fields=["read_at"])
     return notification
 

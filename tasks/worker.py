@@ -44,9 +44,7 @@ async def run(stopping: asyncio.Event, *, poll_seconds: float = 1.0) -> bool:
     worker = worker_app()
     while not stopping.is_set():
         attempt = asyncio.create_task(_run_until(worker, stopping, poll_seconds))
-        stop = asyncio.create_task(stopping.wait())
-        await asyncio.wait({attempt, stop}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
+        await _until_done_or_set(attempt, stopping)
         if not attempt.done():
             done, _ = await asyncio.wait({attempt}, timeout=STOP_SECONDS)
             if not done:
@@ -73,10 +71,8 @@ async def _run_until(worker: App, stopping: asyncio.Event, poll_seconds: float) 
                 install_signal_handlers=False,
             )
         )
-        stop = asyncio.create_task(stopping.wait())
         stalled = asyncio.create_task(_retry_stalled_jobs(worker))
-        await asyncio.wait({working, stop}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
+        await _until_done_or_set(working, stopping)
         stalled.cancel()
         if not working.done():
             # Cancelling is procrastinate's graceful stop: the job in hand finishes.
@@ -85,6 +81,13 @@ async def _run_until(worker: App, stopping: asyncio.Event, poll_seconds: float) 
                 await working
             return
         working.result()  # its exception, if it ended with one
+
+
+async def _until_done_or_set(task: asyncio.Task[None], event: asyncio.Event) -> None:
+    """Wait until `task` ends or `event` is set, whichever comes first."""
+    waiting = asyncio.create_task(event.wait())
+    await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
 
 
 async def _retry_stalled_jobs(worker: App) -> None:
