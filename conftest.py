@@ -1,7 +1,14 @@
 """The cast and the tools shared by every app's tests.
 
 alice owns things; bob is another user who must never see them. `api` is
-DRF's test client; `live_server_process` runs the real uvicorn server."""
+DRF's test client; `live_server_process` runs the real uvicorn server for one
+test, `shared_server` one that the tests asking for the same settings share.
+
+Time in the tests: a wait ends when what it waits for happens (`wait_until`);
+its limit only stops a hang, so it sits far above what the wait takes on a
+slow, busy machine (ten times and more). A test of a bound the product
+promises measures the product's own clock (a notification's created_at) or
+the order of events it controls, never how fast this machine happens to be."""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -26,6 +33,19 @@ from accounts.models import User
 from chat.tests.fake_llm import FakeChatCompletions
 
 ROOT = Path(__file__).resolve().parent
+
+# Limits that only stop a hang (see the module's docstring). A server starts
+# in about 2 s here and a request to one takes milliseconds; a burst of
+# sign-ins (PBKDF2, about 0.25 s of CPU each) takes seconds.
+START_GUARD_SECONDS = 120
+REQUEST_GUARD_SECONDS = 120
+WAIT_GUARD_SECONDS = 60
+# A bound the product keeps by a timer of its own (the head's 10 s, /ready's
+# 2 s), as a test sees it, also holds the work around the timer and the wait
+# for a core: milliseconds on an idle machine, under a second measured on one
+# core shared with two CPU-hungry processes (`make test-busy`). Tests of such
+# bounds add this to the timer.
+BUSY_MACHINE_MARGIN_SECONDS = 3.0
 
 # Every server the suite starts writes its output here; at the end of the
 # session all of it is searched for credentials (no_credential_in_any_server_log).
@@ -94,13 +114,20 @@ def database_url_for_tests(*, host: str | None = None, port: int | None = None) 
 
 @dataclass
 class ServerProcess:
+    """A server the tests started. `stdout` and `stderr` are what it wrote
+    from `log_start` on: for a shared server, since the test asked for it."""
+
     process: subprocess.Popen[str]
     url: str
     stdout_path: Path
     stderr_path: Path
+    shared: bool = False
+    log_start: tuple[int, int] = (0, 0)
     _stopped: bool = field(default=False, repr=False)
 
-    def stop(self, timeout: float = 30) -> int:
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM, then the exit status; `timeout` only stops a hang (a stop takes about a second)."""
+        assert not self.shared, "a shared server outlives the test: use live_server_process to stop one"
         if not self._stopped:
             self._stopped = True
             if self.process.poll() is None:
@@ -112,13 +139,23 @@ class ServerProcess:
                 self.process.wait()
         return self.process.returncode
 
+    def from_now(self) -> ServerProcess:
+        """The same server, its output read from this moment on."""
+        return replace(self, log_start=(self.stdout_path.stat().st_size, self.stderr_path.stat().st_size))
+
     @property
     def stdout(self) -> str:
-        return self.stdout_path.read_text()
+        return _read_from(self.stdout_path, self.log_start[0])
 
     @property
     def stderr(self) -> str:
-        return self.stderr_path.read_text()
+        return _read_from(self.stderr_path, self.log_start[1])
+
+
+def _read_from(path: Path, offset: int) -> str:
+    with path.open("rb") as file:
+        file.seek(offset)
+        return file.read().decode(errors="replace")
 
 
 def server_environment(**overrides: str | None) -> dict[str, str]:
@@ -145,45 +182,53 @@ def spawn_server(
     )
     server = ServerProcess(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
     if wait:
-        _wait_until_serving(server)
+        wait_until_serving(server)
     return server
+
+
+def start_test_server(
+    *,
+    directory: Path,
+    wait: bool = True,
+    image_process: bool = False,
+    port: int | None = None,
+    **overrides: str | None,
+) -> ServerProcess:
+    """`uvicorn todo_project.asgi:application` as SPEC.md gives it (or, with
+    image_process=True, the image's `python -m todo_project.serve`) on the
+    test database, in `directory` (without a .env), on a free port (or `port`),
+    with environment overrides."""
+    port = port or free_port()
+    # No reminders' worker unless a test asks for one: a test's reminders
+    # fire only where it expects them.
+    env = server_environment(
+        **{
+            "DATABASE_URL": database_url_for_tests(),
+            "PYTHONPATH": str(ROOT),
+            "RUN_WORKER": "false",
+            **overrides,
+        }
+    )
+    if image_process:
+        # The image's own process (todo_project.serve), on all interfaces.
+        command = [sys.executable, "-m", "todo_project.serve"]
+        env["PORT"] = str(port)
+    else:
+        command = [sys.executable, "-m", "uvicorn", "todo_project.asgi:application", "--host", "127.0.0.1"]
+        command += ["--port", str(port)]
+    return spawn_server(command, cwd=directory, env=env, port=port, log_dir=directory, wait=wait)
 
 
 @pytest.fixture
 def live_server_process(tmp_path: Path, transactional_db: None) -> Iterator[Callable[..., ServerProcess]]:
-    """Start `uvicorn todo_project.asgi:application` as SPEC.md gives it (or,
-    with image_process=True, the image's `python -m todo_project.serve`), in a
-    working directory without a .env, on a free port (or `port`). Call it with environment
-    overrides; the server is stopped at the end of the test. The server commits
-    to the test database, so the tables are emptied after the test."""
+    """Start a server of this test's own (start_test_server's arguments); it
+    is stopped at the end of the test. For a test that stops, signals or
+    measures its server, or needs one fresh. The server commits to the test
+    database, so the tables are emptied after the test."""
     servers: list[ServerProcess] = []
-    database_url = database_url_for_tests()
 
-    def start(
-        *, wait: bool = True, image_process: bool = False, port: int | None = None, **overrides: str | None
-    ) -> ServerProcess:
-        port = port or free_port()
-        # No reminders' worker unless a test asks for one: the queue's tables
-        # are not emptied between tests (procrastinate's models are unmanaged),
-        # so a server's worker would run jobs that earlier tests left.
-        env = server_environment(
-            **{"DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), "RUN_WORKER": "false", **overrides}
-        )
-        if image_process:
-            # The image's own process (todo_project.serve), on all interfaces.
-            command = [sys.executable, "-m", "todo_project.serve"]
-            env["PORT"] = str(port)
-        else:
-            command = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "todo_project.asgi:application",
-                "--host",
-                "127.0.0.1",
-            ]
-            command += ["--port", str(port)]
-        server = spawn_server(command, cwd=tmp_path, env=env, port=port, log_dir=tmp_path, wait=wait)
+    def start(**arguments: object) -> ServerProcess:
+        server = start_test_server(directory=tmp_path, **arguments)
         servers.append(server)
         return server
 
@@ -192,17 +237,65 @@ def live_server_process(tmp_path: Path, transactional_db: None) -> Iterator[Call
         server.stop()
 
 
-def _wait_until_serving(server: ServerProcess, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+@pytest.fixture(scope="session")
+def _shared_servers(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[tuple[object, ...], ServerProcess]]:
+    """The session's shared servers by their settings; stopped before the
+    test database is dropped (hence django_db_setup)."""
+    servers: dict[tuple[object, ...], ServerProcess] = {}
+    yield servers
+    for server in servers.values():
+        replace(server, shared=False).stop()
+
+
+@pytest.fixture
+def shared_server(
+    _shared_servers: dict[tuple[object, ...], ServerProcess],
+    tmp_path_factory: pytest.TempPathFactory,
+    transactional_db: None,
+) -> Callable[..., ServerProcess]:
+    """A server (start_test_server's image_process and overrides) that every
+    test of the session asking for the same settings shares: a start costs
+    about 2 s of CPU. For tests that only send it requests: it cannot be
+    stopped, and its stdout and stderr begin when the test asks for it. The
+    tables are emptied after each test, as for live_server_process."""
+
+    def get(*, image_process: bool = False, **overrides: str | None) -> ServerProcess:
+        key = (image_process, *sorted(overrides.items()))
+        server = _shared_servers.get(key)
+        if server is None or server.process.poll() is not None:
+            directory = tmp_path_factory.mktemp("shared-server")
+            server = start_test_server(directory=directory, image_process=image_process, **overrides)
+            server = _shared_servers[key] = replace(server, shared=True)
+        return server.from_now()
+
+    return get
+
+
+def wait_until(condition: Callable[[], object], *, guard: float = WAIT_GUARD_SECONDS) -> bool:
+    """Poll `condition` until it holds; False if it still does not after
+    `guard` seconds, a limit that only stops a hang."""
+    deadline = time.monotonic() + guard
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def wait_until_serving(server: ServerProcess, guard: float = START_GUARD_SECONDS) -> None:
+    def serving() -> bool:
         if server.process.poll() is not None:
             pytest.fail(f"server exited with {server.process.returncode}: {server.stderr}")
         try:
-            httpx.get(f"{server.url}/health", timeout=1)
-            return
+            httpx.get(f"{server.url}/health", timeout=guard)
         except httpx.TransportError:
-            time.sleep(0.05)
-    pytest.fail("server did not start in time")
+            return False
+        return True
+
+    if not wait_until(serving, guard=guard):
+        pytest.fail(f"server did not start within {guard} s: {server.stderr}")
 
 
 @pytest.fixture
@@ -210,6 +303,17 @@ def fake_llm() -> Iterator[FakeChatCompletions]:
     """A chat-completions server on loopback for the providers to talk to."""
     with FakeChatCompletions() as fake:
         yield fake
+
+
+@pytest.fixture(scope="session", autouse=True)
+def http_requests_wait_for_a_slow_machine() -> None:
+    """httpx gives up on a request after 5 s unless it is told otherwise,
+    which a request to a test server on a slow, busy machine can reach (a
+    burst of sign-ins). The tests' requests and clients wait up to
+    REQUEST_GUARD_SECONDS instead; a timeout a test passes itself still holds."""
+    requests = (httpx.request, httpx.get, httpx.head, httpx.options, httpx.post, httpx.put, httpx.patch)
+    for function in (*requests, httpx.delete, httpx.Client.__init__, httpx.AsyncClient.__init__):
+        function.__kwdefaults__["timeout"] = httpx.Timeout(REQUEST_GUARD_SECONDS)
 
 
 @pytest.fixture(autouse=True)

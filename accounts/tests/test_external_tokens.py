@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 
 from accounts import jwks
 from accounts.models import User
-from conftest import auth_headers
+from conftest import BUSY_MACHINE_MARGIN_SECONDS, WAIT_GUARD_SECONDS, auth_headers
 from tasks.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -46,11 +46,12 @@ def public_jwk(algorithm: str) -> dict[str, Any]:
 
 
 class JWKSServer:
-    """Serves a key set on loopback; `hang` makes it never answer."""
+    """Serves a key set on loopback; `hang` makes it answer nothing until `release` is set."""
 
     def __init__(self) -> None:
         self.keys = [public_jwk(algorithm) for algorithm in KEYS]
         self.hang = False
+        self.release = threading.Event()
         self.fetches = 0
         owner = self
 
@@ -58,7 +59,7 @@ class JWKSServer:
             def do_GET(self) -> None:
                 owner.fetches += 1
                 if owner.hang:
-                    time.sleep(10)
+                    owner.release.wait(WAIT_GUARD_SECONDS)
                     return
                 body = json.dumps({"keys": owner.keys}).encode()
                 self.send_response(200)
@@ -76,6 +77,7 @@ class JWKSServer:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -270,9 +272,10 @@ def test_a_hanging_jwks_is_401_within_the_timeout_and_others_go_on(live_server_p
     hanging = JWKSServer()
     hanging.hang = True
     server = live_server_process(BETTER_AUTH_JWKS_URL=hanging.url)
+    assert httpx.get(f"{server.url}/api/auth/me", headers=auth_headers(alice)).status_code == 200  # warm
 
     async def both() -> tuple[float, int, float, int]:
-        async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        async with httpx.AsyncClient(base_url=server.url) as client:
             started = time.monotonic()
 
             async def timed(headers: dict[str, str]) -> tuple[float, int]:
@@ -290,7 +293,9 @@ def test_a_hanging_jwks_is_401_within_the_timeout_and_others_go_on(live_server_p
     finally:
         hanging.close()
 
+    # The JWKS still hangs (until close()): the 401 came from the server's own timeout.
     assert external == 401
-    assert external_time < jwks.FETCH_TIMEOUT_SECONDS + 1.5
+    assert external_time < jwks.FETCH_TIMEOUT_SECONDS + BUSY_MACHINE_MARGIN_SECONDS
+    # alice's token, sent at the same moment, did not wait for the key set.
     assert own == 200
-    assert own_time < 1.0
+    assert own_time < external_time

@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# A held answer goes out after this even if the test never releases it: a limit that only stops a hang.
+RELEASE_GUARD_SECONDS = 60
+
 
 @dataclass
 class Answer:
     status: int = 200
     body: dict[str, Any] = field(default_factory=dict)
-    delay: float = 0.0
+    release: threading.Event | None = None  # answered once this is set
 
 
 @dataclass
@@ -74,8 +77,10 @@ class FakeChatCompletions:
             error["code"] = code
         return self._queue(Answer(status=status, body={"error": error}))
 
-    def slow(self, seconds: float, content: str = "Too late.") -> FakeChatCompletions:
-        return self._queue(Answer(body=_completion({"role": "assistant", "content": content}), delay=seconds))
+    def held(self, release: threading.Event, content: str) -> FakeChatCompletions:
+        """An answer sent only once the test sets `release`: a model as slow as the test needs."""
+        message = {"role": "assistant", "content": content}
+        return self._queue(Answer(body=_completion(message), release=release))
 
     def _queue(self, answer: Answer) -> FakeChatCompletions:
         self.answers.append(answer)
@@ -93,8 +98,8 @@ class FakeChatCompletions:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 fake.received.append(Received(self.path, headers, body, self.client_address[1]))
                 answer = fake.answers.popleft() if fake.answers else Answer(status=500, body={"error": {}})
-                if answer.delay:
-                    time.sleep(answer.delay)
+                if answer.release:
+                    answer.release.wait(RELEASE_GUARD_SECONDS)
                 payload = json.dumps(answer.body).encode()
                 try:
                     self.send_response(answer.status)

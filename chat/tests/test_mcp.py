@@ -22,7 +22,15 @@ from mcp.client.streamable_http import streamable_http_client
 
 from accounts.models import User
 from chat.tools import RESULT_SCHEMAS, TOOL_NAMES, TOOL_SCHEMAS
-from conftest import ROOT, ServerProcess, auth_headers, database_url_for_tests, server_environment
+from conftest import (
+    REQUEST_GUARD_SECONDS,
+    ROOT,
+    START_GUARD_SECONDS,
+    ServerProcess,
+    auth_headers,
+    database_url_for_tests,
+    server_environment,
+)
 from tasks.models import Task
 from tasks.services import create_task
 
@@ -32,8 +40,8 @@ Session = Callable[[ClientSession], Awaitable[Any]]
 
 
 @pytest.fixture
-def server(live_server_process) -> ServerProcess:
-    return live_server_process()
+def server(shared_server) -> ServerProcess:
+    return shared_server()
 
 
 def over_http(server: ServerProcess, user: User | None, work: Session, **headers: str) -> Any:
@@ -42,7 +50,7 @@ def over_http(server: ServerProcess, user: User | None, work: Session, **headers
     async def session() -> Any:
         all_headers = {**(auth_headers(user) if user else {}), **headers}
         async with (
-            httpx2.AsyncClient(headers=all_headers, timeout=20) as http,
+            httpx2.AsyncClient(headers=all_headers, timeout=REQUEST_GUARD_SECONDS) as http,
             streamable_http_client(f"{server.url}/mcp", http_client=http) as (read, write),
             ClientSession(read, write) as client,
         ):
@@ -170,7 +178,7 @@ def test_no_token_or_a_bad_one_is_401_with_www_authenticate(
         },
     }
 
-    response = httpx.post(f"{server.url}/mcp", headers=headers, json=initialize, timeout=10)
+    response = httpx.post(f"{server.url}/mcp", headers=headers, json=initialize)
 
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
@@ -214,8 +222,8 @@ def test_bob_never_reads_or_changes_alices_tasks(server: ServerProcess, alice: U
     assert Task.objects.get(pk=result_of(added)["task_id"]).owner_id == bob.pk
 
 
-def test_a_host_not_in_allowed_hosts_is_refused(live_server_process, alice: User) -> None:
-    server = live_server_process(ALLOWED_HOSTS="api.example.com")
+def test_a_host_not_in_allowed_hosts_is_refused(shared_server, alice: User) -> None:
+    server = shared_server(ALLOWED_HOSTS="api.example.com")
     headers = {
         **auth_headers(alice),
         "Accept": "application/json, text/event-stream",
@@ -261,7 +269,7 @@ def test_stdio_with_an_unknown_email_is_a_one_line_error_and_status_2(tmp_path: 
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=START_GUARD_SECONDS,
         stdin=subprocess.DEVNULL,
     )
 

@@ -22,7 +22,6 @@ def test_a_restarted_server_continues_a_conversation_from_the_database(
         f"{first_server.url}/api/{alice.pk}/chat",
         json={"message": "My code word is blue."},
         headers=headers,
-        timeout=15,
     )
     first_server.stop()
     second_server = live_server_process(**environment)
@@ -30,7 +29,6 @@ def test_a_restarted_server_continues_a_conversation_from_the_database(
         f"{second_server.url}/api/{alice.pk}/chat",
         json={"message": "What is my code word?", "conversation_id": first.json()["conversation_id"]},
         headers=headers,
-        timeout=15,
     )
 
     assert (first.status_code, second.status_code) == (200, 200)

@@ -133,7 +133,7 @@ def test_fifty_parallel_requests_on_a_fresh_server_get_one_answer(live_server_pr
     server = live_server_process()
 
     async def fetch_all() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=server.url) as client:
             return await asyncio.gather(*(client.get(path) for _ in range(50)))
 
     responses = asyncio.run(fetch_all())

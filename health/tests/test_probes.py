@@ -5,7 +5,8 @@ import time
 import httpx
 from django.db import connection
 
-from conftest import database_url_for_tests, free_port
+from conftest import BUSY_MACHINE_MARGIN_SECONDS, database_url_for_tests, free_port, wait_until
+from health.asgi import READY_TIMEOUT_SECONDS
 from health.tests.proxy import DatabaseProxy
 
 STARTUP_LINES = [
@@ -27,8 +28,8 @@ def test_the_server_prints_the_contracts_four_start_up_lines(live_server_process
     assert server.stderr == ""
 
 
-def test_health_is_healthy_and_ignores_an_authorization_header(live_server_process) -> None:
-    server = live_server_process()
+def test_health_is_healthy_and_ignores_an_authorization_header(shared_server) -> None:
+    server = shared_server()
 
     response = httpx.get(f"{server.url}/health", headers={"Authorization": "Bearer not-a-token"})
 
@@ -37,8 +38,8 @@ def test_health_is_healthy_and_ignores_an_authorization_header(live_server_proce
     assert response.headers["content-type"] == "application/json"
 
 
-def test_ready_reports_a_connected_database(live_server_process) -> None:
-    server = live_server_process()
+def test_ready_reports_a_connected_database(shared_server) -> None:
+    server = shared_server()
 
     response = httpx.get(f"{server.url}/ready")
 
@@ -46,27 +47,30 @@ def test_ready_reports_a_connected_database(live_server_process) -> None:
     assert response.json() == {"status": "ready", "database": "connected"}
 
 
-def test_ready_is_503_within_3_seconds_when_the_database_does_not_answer(live_server_process) -> None:
+def test_ready_is_503_after_its_2_second_check_when_the_database_does_not_answer(
+    live_server_process,
+) -> None:
     closed_port = free_port()
     server = live_server_process(DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port}/todo")
 
     health = httpx.get(f"{server.url}/health")
     started = time.monotonic()
-    response = httpx.get(f"{server.url}/ready", timeout=10)
+    response = httpx.get(f"{server.url}/ready")
     elapsed = time.monotonic() - started
 
     assert health.status_code == 200
     assert response.status_code == 503
     assert response.json() == {"status": "not_ready", "database": "disconnected"}
-    assert elapsed < 3
+    # The check's own timer (inside the contract's 3 s probe timeout), and the work around it.
+    assert elapsed < READY_TIMEOUT_SECONDS + BUSY_MACHINE_MARGIN_SECONDS
     server.stop()
     # The failure is reported on stderr; the access lines stay on stdout.
     assert "Database connection failed" in server.stderr
     assert '"GET /ready HTTP/1.1" 503' in server.stdout
 
 
-def test_probes_refuse_other_methods_with_a_json_405(live_server_process) -> None:
-    server = live_server_process()
+def test_probes_refuse_other_methods_with_a_json_405(shared_server) -> None:
+    server = shared_server()
 
     response = httpx.post(f"{server.url}/health")
 
@@ -75,8 +79,8 @@ def test_probes_refuse_other_methods_with_a_json_405(live_server_process) -> Non
     assert response.headers["allow"] == "GET, HEAD"
 
 
-def test_probes_answer_head(live_server_process) -> None:
-    server = live_server_process()
+def test_probes_answer_head(shared_server) -> None:
+    server = shared_server()
 
     assert httpx.head(f"{server.url}/health").status_code == 200
     assert httpx.head(f"{server.url}/ready").status_code == 200
@@ -91,13 +95,9 @@ def test_ready_recovers_by_itself_when_the_database_returns(live_server_process)
         assert httpx.get(f"{server.url}/ready").status_code == 200
 
         proxy.stop()
-        assert httpx.get(f"{server.url}/ready", timeout=10).status_code == 503
+        assert httpx.get(f"{server.url}/ready").status_code == 503
 
         proxy.start()
-        deadline = time.monotonic() + 20
-        status = None
-        while time.monotonic() < deadline and status != 200:
-            status = httpx.get(f"{server.url}/ready", timeout=10).status_code
-        assert status == 200
+        assert wait_until(lambda: httpx.get(f"{server.url}/ready").status_code == 200)
     finally:
         proxy.stop()

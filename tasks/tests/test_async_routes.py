@@ -18,8 +18,8 @@ PRIORITIES = ("low", "medium", "high")
 
 
 @pytest.fixture
-def server(live_server_process) -> ServerProcess:
-    return live_server_process()
+def server(shared_server) -> ServerProcess:
+    return shared_server()
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def tasks(alice: User, bob: User) -> list[Task]:
 
 def over_both(server: ServerProcess, user: User, method: str, path: str) -> tuple:
     """The same request to the live server (the event loop's path) and to Django's views."""
-    live = httpx.request(method, f"{server.url}{path}", headers=auth_headers(user), timeout=10)
+    live = httpx.request(method, f"{server.url}{path}", headers=auth_headers(user))
     return live, client_for(user).generic(method, path)
 
 
@@ -103,7 +103,7 @@ def test_the_toggle_answers_as_the_django_view(
     path = f"/api/{alice.pk}/tasks/{tasks[1].pk}/complete"
     kwargs = {} if content is None else {"content": content, "headers": {"Content-Type": content_type}}
     headers = {**auth_headers(alice), **kwargs.pop("headers", {})}
-    live = httpx.patch(f"{server.url}{path}", headers=headers, timeout=10, **kwargs)
+    live = httpx.patch(f"{server.url}{path}", headers=headers, **kwargs)
     after_live = Task.objects.get(pk=tasks[1].pk).completed
     if content is None:
         django = client_for(alice).patch(path)
@@ -155,7 +155,7 @@ def test_a_create_answers_as_the_django_view(
 ) -> None:
     path = f"/api/{alice.pk}/tasks"
     headers = {**auth_headers(alice), "Content-Type": content_type}
-    live = httpx.post(f"{server.url}{path}", headers=headers, content=content, timeout=10)
+    live = httpx.post(f"{server.url}{path}", headers=headers, content=content)
     django = client_for(alice).post(path, data=content, content_type=content_type)
 
     assert live.status_code == django.status_code
@@ -257,8 +257,8 @@ def test_the_answers_carry_cors_and_security_headers(server: ServerProcess, alic
         assert int(response.headers["content-length"]) == len(response.content)
 
 
-def test_a_host_not_allowed_and_a_query_not_utf8_are_djangos_400(live_server_process, alice: User) -> None:
-    server = live_server_process(ALLOWED_HOSTS="api.example.com")
+def test_a_host_not_allowed_and_a_query_not_utf8_are_djangos_400(shared_server, alice: User) -> None:
+    server = shared_server(ALLOWED_HOSTS="api.example.com")
     path = f"{server.url}/api/{alice.pk}/tasks"
 
     bad_host = httpx.get(path, headers={**auth_headers(alice), "Host": "evil.example.com"})

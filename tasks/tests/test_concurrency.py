@@ -25,14 +25,14 @@ def parallel(base_url: str, make_requests) -> list[httpx.Response]:
 
     async def run() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=100)
-        async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+        async with httpx.AsyncClient(base_url=base_url, limits=limits) as client:
             return await _all(make_requests(client))
 
     return asyncio.run(run())
 
 
-def test_fifty_parallel_toggles_end_where_they_started(live_server_process, alice: User) -> None:
-    server = live_server_process()
+def test_fifty_parallel_toggles_end_where_they_started(shared_server, alice: User) -> None:
+    server = shared_server()
     task = Task.objects.create(owner=alice, title="Flip me")
     url = f"/api/{alice.pk}/tasks/{task.pk}/complete"
 
@@ -45,8 +45,8 @@ def test_fifty_parallel_toggles_end_where_they_started(live_server_process, alic
     assert Counter(r.json()["completed"] for r in responses) == {True: 25, False: 25}
 
 
-def test_an_odd_number_of_parallel_toggles_ends_completed(live_server_process, alice: User) -> None:
-    server = live_server_process()
+def test_an_odd_number_of_parallel_toggles_ends_completed(shared_server, alice: User) -> None:
+    server = shared_server()
     task = Task.objects.create(owner=alice, title="Flip me")
     url = f"/api/{alice.pk}/tasks/{task.pk}/complete"
 
@@ -56,10 +56,8 @@ def test_an_odd_number_of_parallel_toggles_ends_completed(live_server_process, a
     assert task.completed is True
 
 
-def test_parallel_partial_updates_of_different_fields_keep_every_field(
-    live_server_process, alice: User
-) -> None:
-    server = live_server_process()
+def test_parallel_partial_updates_of_different_fields_keep_every_field(shared_server, alice: User) -> None:
+    server = shared_server()
     tasks = [Task.objects.create(owner=alice, title=f"Task {n}") for n in range(15)]
     changes = [
         {"title": "Renamed"},
@@ -92,8 +90,8 @@ def test_parallel_partial_updates_of_different_fields_keep_every_field(
         assert task.due_date.isoformat() == "2030-01-02T03:04:05+00:00"
 
 
-def test_a_toggle_and_an_update_at_once_keep_both(live_server_process, alice: User) -> None:
-    server = live_server_process()
+def test_a_toggle_and_an_update_at_once_keep_both(shared_server, alice: User) -> None:
+    server = shared_server()
     tasks = [Task.objects.create(owner=alice, title=f"Task {n}") for n in range(25)]
 
     def requests(client: httpx.AsyncClient) -> list:

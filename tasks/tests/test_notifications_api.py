@@ -119,8 +119,8 @@ def test_no_token_is_401_and_other_methods_405(api, alice_api, alice: User, alic
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_parallel_reads_keep_one_read_at(live_server_process, alice: User) -> None:
-    server = live_server_process()
+def test_twenty_parallel_reads_keep_one_read_at(shared_server, alice: User) -> None:
+    server = shared_server()
     task = create_task(owner=alice, title="Read me", remind_at=AT)
     notification = fire_reminder(task.pk, AT)
     url = f"{notifications_url(alice)}/{notification.pk}/read"

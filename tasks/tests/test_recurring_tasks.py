@@ -247,10 +247,8 @@ def test_bob_cannot_complete_or_read_alices_series(alice_api, bob_api, alice: Us
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("how", ["set", "put"])
-def test_twenty_parallel_completions_make_one_next_occurrence(
-    live_server_process, alice: User, how: str
-) -> None:
-    server = live_server_process()
+def test_twenty_parallel_completions_make_one_next_occurrence(shared_server, alice: User, how: str) -> None:
+    server = shared_server()
     first = Task.objects.create(
         owner=alice,
         title="Water the plants",
@@ -280,9 +278,9 @@ def test_twenty_parallel_completions_make_one_next_occurrence(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_parallel_toggles_make_one_next_occurrence(live_server_process, alice: User) -> None:
+def test_twenty_parallel_toggles_make_one_next_occurrence(shared_server, alice: User) -> None:
     # The toggle's own fast path leaves recurring tasks to Django; 20 toggles end open, with one next task.
-    server = live_server_process()
+    server = shared_server()
     first = Task.objects.create(
         owner=alice, title="T", due_date=datetime.fromisoformat(MONDAY_8), recurrence="FREQ=DAILY"
     )

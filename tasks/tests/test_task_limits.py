@@ -63,7 +63,7 @@ def test_parallel_creates_never_pass_the_limit(live_server_process, alice: User)
     server = live_server_process(MAX_TASKS_PER_USER="10")
 
     async def create_all() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=auth_headers(alice)) as client:
+        async with httpx.AsyncClient(base_url=server.url, headers=auth_headers(alice)) as client:
             return await asyncio.gather(
                 *(client.post(f"/api/{alice.pk}/tasks", json={"title": f"T{n}"}) for n in range(30))
             )

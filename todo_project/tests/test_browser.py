@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from accounts.models import User
-from conftest import ServerProcess, free_port
+from conftest import REQUEST_GUARD_SECONDS, ServerProcess, free_port
 
 PAGE_DIR = Path(__file__).parent / "frontend"
 CHROMIUM = "/usr/bin/chromium"
@@ -85,7 +85,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_script_timeout(60)
+    driver.set_script_timeout(REQUEST_GUARD_SECONDS)  # the journey takes a few seconds
     try:
         yield driver
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from conftest import ROOT, server_environment
+from conftest import ROOT, START_GUARD_SECONDS, server_environment
 
 
 def run_manage(tmp_path: Path, *args: str, **env: str | None) -> subprocess.CompletedProcess[str]:
@@ -18,7 +18,7 @@ def run_manage(tmp_path: Path, *args: str, **env: str | None) -> subprocess.Comp
         env=server_environment(PYTHONPATH=str(ROOT), **env),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=START_GUARD_SECONDS,
     )
 
 
@@ -78,7 +78,7 @@ def test_the_asgi_application_refuses_a_bad_environment_the_same_way(tmp_path: P
         env=server_environment(PYTHONPATH=str(ROOT), BETTER_AUTH_SECRET=None),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=START_GUARD_SECONDS,
     )
 
     assert result.returncode != 0

@@ -21,7 +21,16 @@ import pytest
 from django.db import connection
 
 from chat.tests.fake_llm import FakeChatCompletions
-from conftest import ROOT, ServerProcess, database_url_for_tests, free_port, server_environment, spawn_server
+from conftest import (
+    ROOT,
+    WAIT_GUARD_SECONDS,
+    ServerProcess,
+    database_url_for_tests,
+    free_port,
+    server_environment,
+    spawn_server,
+    wait_until,
+)
 
 APP_UID = 1001
 SYSTEM_PYTHON = Path("/usr/bin/python3")  # readable by every user, unlike a pyenv under /root
@@ -70,23 +79,23 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return app
 
 
-def _database_reachable_by_app_user() -> bool:
-    """A TCP server is; a Unix socket only when its directory lets UID 1001 in
+def _skip_unless_the_app_user_reaches_the_database() -> None:
+    """A TCP server it does; a Unix socket only when its directory lets UID 1001 in
     (the embedded PostgreSQL keeps its socket in a directory private to its user)."""
     host = connection.settings_dict["HOST"] or ""
     if not host.startswith("/"):
-        return True
+        return
     status = os.stat(host)
-    return status.st_uid == APP_UID or status.st_mode & 0o005 == 0o005
+    if status.st_uid != APP_UID and status.st_mode & 0o005 != 0o005:
+        pytest.skip(
+            "PostgreSQL's socket directory is closed to UID 1001; use a TCP server (TEST_DATABASE_URL)"
+        )
 
 
 @pytest.fixture
 def fresh_database(django_db_blocker) -> Iterator[str]:
     """A new, empty database for the image to migrate, dropped afterwards."""
-    if not _database_reachable_by_app_user():
-        pytest.skip(
-            "PostgreSQL's socket directory is closed to UID 1001; use a TCP server (TEST_DATABASE_URL)"
-        )
+    _skip_unless_the_app_user_reaches_the_database()
     name = f"todo_image_{uuid.uuid4().hex[:10]}"
     admin_url = database_url_for_tests().rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as connection:
@@ -108,6 +117,14 @@ def run_as_app_user(
         str(python), "-m", "todo_project.serve",
     ]  # fmt: skip
     return spawn_server(command, cwd=app, env=environment, port=port, log_dir=log_dir, wait=wait)
+
+
+def serves(server: ServerProcess) -> bool:
+    try:
+        httpx.get(f"{server.url}/health")
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def uid_of(pid: int) -> int:
@@ -136,7 +153,8 @@ def test_the_image_process_migrates_starts_and_answers_as_uid_1001(
 
     assert (health.status_code, ready.status_code, docs.status_code, css.status_code) == (200, 200, 200, 200)
     assert ready.json() == {"status": "ready", "database": "connected"}
-    assert startup_seconds < 30
+    # The contract's maximum (it expects under 30 s); about 5 s here, migrations included.
+    assert startup_seconds < 60
     output = server.stdout
     assert "Applying accounts.0001_initial... OK" in output
     lines = output.splitlines()
@@ -154,14 +172,22 @@ def test_the_image_process_migrates_starts_and_answers_as_uid_1001(
     assert {"users", "tasks", "conversations", "messages"} <= tables
 
 
+@pytest.fixture
+def migrated_database(transactional_db: None) -> str:
+    """The test database, already migrated; its tables are emptied after the test."""
+    _skip_unless_the_app_user_reaches_the_database()
+    return database_url_for_tests()
+
+
 def test_sigterm_finishes_in_flight_requests_and_exits_0(
-    runtime_python: Path, app_dir: Path, fresh_database: str, tmp_path: Path
+    runtime_python: Path, app_dir: Path, migrated_database: str, tmp_path: Path
 ) -> None:
+    model_answers = threading.Event()
     with FakeChatCompletions() as fake_llm:
-        fake_llm.slow(3, "Answered after a slow model call.")
+        fake_llm.held(model_answers, "Answered after a slow model call.")
         server = run_as_app_user(
             runtime_python, app_dir, tmp_path,
-            DATABASE_URL=fresh_database, RUN_MIGRATIONS="true",
+            DATABASE_URL=migrated_database,
             LLM_PROVIDER="GROQ", GROQ_API_KEY="gsk_test_key_0123456789abcdefghij", GROQ_BASE_URL=fake_llm.url,
         )  # fmt: skip
         try:
@@ -177,25 +203,22 @@ def test_sigterm_finishes_in_flight_requests_and_exits_0(
                     f"{server.url}/api/{user_id}/chat",
                     json={"message": "Hello"},
                     headers={"Authorization": f"Bearer {token}"},
-                    timeout=30,
                 )
 
             request = threading.Thread(target=chat)
             request.start()
-            deadline = time.monotonic() + 10
-            while not fake_llm.received and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert fake_llm.received, "the chat request never reached the model"
+            assert wait_until(lambda: fake_llm.received), "the chat request never reached the model"
 
             terminated = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            with pytest.raises(httpx.TransportError):
-                httpx.get(f"{server.url}/health", timeout=2)
-            exit_code = server.process.wait(30)
+            # New connections are refused while the chat still waits on the model.
+            assert wait_until(lambda: not serves(server))
+            model_answers.set()
+            exit_code = server.process.wait(30)  # the contract's limit
             stopped_in = time.monotonic() - terminated
-            request.join(10)
+            request.join(WAIT_GUARD_SECONDS)
         finally:
+            model_answers.set()
             server.stop()
 
     assert in_flight["response"].status_code == 200
@@ -210,7 +233,7 @@ def test_a_missing_required_variable_stops_the_image_with_one_clear_line(
 ) -> None:
     server = run_as_app_user(runtime_python, app_dir, tmp_path, wait=False, BETTER_AUTH_SECRET=None)
 
-    exit_code = server.process.wait(30)
+    exit_code = server.process.wait(WAIT_GUARD_SECONDS)
 
     assert exit_code != 0
     assert server.stderr.strip() == "Configuration error: BETTER_AUTH_SECRET is required but not set."

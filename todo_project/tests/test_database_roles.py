@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from conftest import ROOT, server_environment
+from conftest import ROOT, START_GUARD_SECONDS, server_environment
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -53,7 +53,7 @@ def roles() -> Iterator[dict[str, str]]:
             input=script,
             text=True,
             check=True,
-            timeout=60,
+            timeout=START_GUARD_SECONDS,
         )
         yield names
     finally:
@@ -77,11 +77,11 @@ def test_the_owner_migrates_and_the_app_role_serves_but_cannot_alter(
         env=server_environment(DATABASE_URL=role_url(roles, "owner")),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=START_GUARD_SECONDS,
     )
     assert migrate.returncode == 0, migrate.stderr
     server = live_server_process(DATABASE_URL=role_url(roles, "app"))
-    client = httpx.Client(base_url=server.url, timeout=20)
+    client = httpx.Client(base_url=server.url)
 
     signup = client.post(
         "/api/auth/signup", json={"email": "erin@example.com", "password": "violet-ladder-42", "name": "Erin"}

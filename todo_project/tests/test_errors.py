@@ -119,8 +119,8 @@ def test_authentication_failures_use_the_token_codes() -> None:
     assert invalid.data["code"] == "invalid_token"
 
 
-def test_a_body_over_1_mib_is_413_before_django_reads_it(live_server_process) -> None:
-    server = live_server_process()
+def test_a_body_over_1_mib_is_413_before_django_reads_it(shared_server) -> None:
+    server = shared_server()
     body = b'{"title": "' + b"x" * (1024 * 1024) + b'"}'
 
     declared = httpx.post(
@@ -137,8 +137,8 @@ def test_a_body_over_1_mib_is_413_before_django_reads_it(live_server_process) ->
         assert response.json()["code"] == "payload_too_large"
 
 
-def test_a_chunked_body_under_the_limit_reaches_django(live_server_process) -> None:
-    server = live_server_process()
+def test_a_chunked_body_under_the_limit_reaches_django(shared_server) -> None:
+    server = shared_server()
 
     response = httpx.post(
         f"{server.url}/no/such/route",
@@ -174,7 +174,6 @@ def test_a_lost_database_is_503_service_unavailable(live_server_process) -> None
     response = httpx.post(
         f"{server.url}/api/auth/signin",
         json={"email": "a@example.com", "password": "whatever-123"},
-        timeout=10,
     )
 
     assert response.status_code == 503

@@ -17,7 +17,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from conftest import ServerProcess, auth_headers
+from conftest import BUSY_MACHINE_MARGIN_SECONDS, REQUEST_GUARD_SECONDS, ServerProcess, auth_headers
 from todo_project.protocol import BODY_TIMEOUT_SECONDS, HEAD_TIMEOUT_SECONDS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,9 +45,7 @@ def root(alice: User) -> User:
 
 def from_address(server: ServerProcess, address: str, **kwargs: object) -> httpx.Client:
     """A client whose connections come from `address` (any 127.x.y.z is loopback)."""
-    return httpx.Client(
-        base_url=server.url, transport=httpx.HTTPTransport(local_address=address), timeout=30, **kwargs
-    )
+    return httpx.Client(base_url=server.url, transport=httpx.HTTPTransport(local_address=address), **kwargs)
 
 
 def rss_kib(pid: int, field: str) -> int:
@@ -56,7 +54,7 @@ def rss_kib(pid: int, field: str) -> int:
 
 
 def send_and_read(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=REQUEST_GUARD_SECONDS) as sock:
         with contextlib.suppress(OSError):
             sock.sendall(data)
         chunks = b""
@@ -87,55 +85,60 @@ def test_huge_headers_and_tokens_cost_little_memory(live_server_process, alice: 
     async def send_all() -> list[bytes]:
         return await asyncio.gather(*(asyncio.to_thread(send_and_read, port, data) for data in requests))
 
-    started = time.monotonic()
     answers = asyncio.run(send_all())
-    elapsed = time.monotonic() - started
 
     assert all(answer.startswith(b"HTTP/1.1 431 ") for answer in answers)
     assert rss_kib(server.process.pid, "VmHWM") - idle < 100 * 1024
-    assert elapsed < 10
     token = "x" * 9000  # over 8 KB, under the 16 KB head: refused as a token
     response = httpx.get(f"{server.url}/api/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert (response.status_code, response.json()["code"]) == (401, "invalid_token")
 
 
 def test_slow_clients_are_cut_off(live_server_process) -> None:
-    """Heads that trickle in are closed after HEAD_TIMEOUT_SECONDS, with a 408."""
+    """Heads that trickle in are closed after HEAD_TIMEOUT_SECONDS, with a 408;
+    meanwhile the server answers others."""
     server = live_server_process(image_process=True)
     port = int(server.url.rsplit(":", 1)[1])
+    connected = 0
+    cut_at: list[float] = []
 
     async def trickle() -> tuple[float, bytes]:
+        nonlocal connected
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         started = time.monotonic()
         writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        connected += 1
         received = b""
         try:
-            while not reader.at_eof() and time.monotonic() - started < HEAD_TIMEOUT_SECONDS + 10:
+            while not reader.at_eof() and time.monotonic() - started < HEAD_TIMEOUT_SECONDS + 20:
                 writer.write(b"X-Slow: 1\r\n")
                 await writer.drain()
                 with contextlib.suppress(TimeoutError):
                     received += await asyncio.wait_for(reader.read(1024), timeout=0.5)
         except ConnectionError:
             pass
+        cut_at.append(time.monotonic())
         writer.close()
-        return time.monotonic() - started, received
+        return cut_at[-1] - started, received
 
     async def scenario() -> tuple[list[tuple[float, bytes]], list[float]]:
         slow = [asyncio.ensure_future(trickle()) for _ in range(200)]
-        waits = []
+        while connected < len(slow):
+            await asyncio.sleep(0.01)
+        answered_at = []
         async with httpx.AsyncClient(base_url=server.url) as client:
             for _ in range(10):
-                started = time.monotonic()
                 assert (await client.get("/health")).status_code == 200
-                waits.append(time.monotonic() - started)
-                await asyncio.sleep(0.3)
-        return await asyncio.gather(*slow), waits
+                answered_at.append(time.monotonic())
+                await asyncio.sleep(0.1)
+        return await asyncio.gather(*slow), answered_at
 
-    cut, waits = asyncio.run(scenario())
+    cut, answered_at = asyncio.run(scenario())
 
-    assert max(waits) < 1
+    # Served while all 200 slow heads were still open: none waited for them to be cut.
+    assert max(answered_at) < min(cut_at)
     for seconds, received in cut:
-        assert seconds < HEAD_TIMEOUT_SECONDS + 3
+        assert HEAD_TIMEOUT_SECONDS - 1 < seconds < HEAD_TIMEOUT_SECONDS + BUSY_MACHINE_MARGIN_SECONDS
         assert received.startswith(b"HTTP/1.1 408 ")
 
 
@@ -148,14 +151,14 @@ def test_a_body_that_never_arrives_is_cut_off(live_server_process, alice: User) 
         "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
     )
 
-    with socket.create_connection(("127.0.0.1", port), timeout=BODY_TIMEOUT_SECONDS + 10) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=BODY_TIMEOUT_SECONDS + 20) as sock:
         sock.sendall(head.encode() + b'{"title": ')
         started = time.monotonic()
         received = sock.recv(65536)
         elapsed = time.monotonic() - started
 
     assert received == b""  # closed, without an answer: the request never arrived whole
-    assert BODY_TIMEOUT_SECONDS - 1 < elapsed < BODY_TIMEOUT_SECONDS + 5
+    assert BODY_TIMEOUT_SECONDS - 1 < elapsed < BODY_TIMEOUT_SECONDS + BUSY_MACHINE_MARGIN_SECONDS
     assert "Traceback" not in server.stderr
 
 
@@ -179,9 +182,7 @@ def test_failures_from_one_address_do_not_lock_the_owner_out_from_another(
 def test_failures_for_one_account_lock_only_that_account_from_that_address(
     live_server_process, alice: User, bob: User
 ) -> None:
-    server = live_server_process(
-        image_process=True, AUTH_RATE_LIMIT="100/minute", AUTH_FAILURE_LIMIT="2/hour"
-    )
+    server = live_server_process(image_process=True, AUTH_RATE_LIMIT="100/day", AUTH_FAILURE_LIMIT="2/day")
     attacker = from_address(server, "127.0.0.2")
     owner = from_address(server, "127.0.0.3")
 
@@ -330,8 +331,8 @@ def test_the_admin_works_behind_a_tls_ingress_that_is_trusted(live_server_proces
     assert refused.status_code == 403
 
 
-def test_answers_do_not_name_the_server_software(live_server_process) -> None:
-    server = live_server_process(image_process=True)
+def test_answers_do_not_name_the_server_software(shared_server) -> None:
+    server = shared_server(image_process=True)
 
     for path in ("/health", "/openapi.json", "/api/auth/me"):
         assert "server" not in httpx.get(f"{server.url}{path}").headers

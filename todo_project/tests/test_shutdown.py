@@ -25,16 +25,17 @@ def mixed_requests(user: User) -> Callable[[int], Request]:
     return traffic.writes_and_reads(user.pk, auth_headers(user))
 
 
-def run_with_sigterm(server, traffic: Traffic, *, after: float) -> float:
-    """Run the traffic, send SIGTERM `after` seconds in; the signal's time."""
+def run_with_sigterm(server, traffic: Traffic, *, after: int) -> float:
+    """Run the traffic, send SIGTERM once `after` requests have their outcome; the signal's time."""
 
     async def scenario() -> float:
         running = asyncio.ensure_future(traffic.run())
-        await asyncio.sleep(after)
+        await traffic.until_outcomes(after)
         signalled_at = time.monotonic()
         os.kill(server.process.pid, signal.SIGTERM)
         # Until the server is gone: its listener closes, then its last answers go out.
         while server.process.poll() is None:
+            assert time.monotonic() - signalled_at < 30, "running 30 s after SIGTERM, the contract's limit"
             await asyncio.sleep(0.05)
         traffic.stop()
         await running
@@ -51,11 +52,11 @@ def test_requests_sent_before_sigterm_all_get_their_answer(
     port = int(server.url.rsplit(":", 1)[1])
     traffic = Traffic([("127.0.0.1", port)], mixed_requests(alice), workers=50, keep_alive=keep_alive)
 
-    signalled_at = run_with_sigterm(server, traffic, after=1.5)
+    signalled_at = run_with_sigterm(server, traffic, after=100)
 
     assert server.process.returncode == 0
     before = [o for o in traffic.outcomes if o.sent_at < signalled_at]
-    assert len(before) > 50
+    assert len(before) >= 100
     failed = [(o.request.method, o.status, o.error) for o in before if o.status is None or o.status >= 500]
     assert failed == []
     created = {o.json()["id"] for o in traffic.outcomes if o.status == 201}
@@ -72,12 +73,15 @@ def test_a_burst_just_before_sigterm_is_answered_in_full(live_server_process, al
 
     async def scenario() -> None:
         bursts = [asyncio.ensure_future(traffic.send_one(n)) for n in range(20)]
-        await asyncio.sleep(0.05)
+        while traffic.sent < 20:  # every request written, then the signal
+            failed = [burst.exception() for burst in bursts if burst.done() and burst.exception()]
+            assert not failed, failed
+            await asyncio.sleep(0.001)
         os.kill(server.process.pid, signal.SIGTERM)
         await asyncio.gather(*bursts)
 
     asyncio.run(scenario())
-    server.process.wait(30)
+    server.process.wait(30)  # the contract's limit
 
     assert server.process.returncode == 0
     assert [(o.status, o.error) for o in traffic.outcomes if o.status is None or o.status >= 500] == []

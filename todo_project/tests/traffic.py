@@ -62,15 +62,20 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, st
 
 
 async def exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: Request, host: str
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    request: Request,
+    host: str,
+    on_sent: Callable[[], None] = lambda: None,
 ) -> tuple[Outcome, bool]:
     """Send one request and read its answer: the outcome, and whether the
-    connection may be used again."""
+    connection may be used again. `on_sent` is called once its bytes are written."""
     outcome = Outcome(request, sent_at=time.monotonic())
     try:
         writer.write(request.encode(host))
         await writer.drain()
         outcome.sent_at = time.monotonic()
+        on_sent()
         status, headers, body = await read_response(reader)
     except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
         outcome.error = type(exc).__name__
@@ -90,12 +95,23 @@ class Traffic:
     workers: int = 50
     keep_alive: bool = True
     outcomes: list[Outcome] = field(default_factory=list)
+    sent: int = 0  # requests whose bytes were written
     refused: int = 0
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _turn: int = 0
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def until_outcomes(self, count: int, *, guard: float = 60) -> None:
+        """Until `count` more requests than now have an outcome: a span of
+        traffic counted in requests, the same on a slow machine as on a fast
+        one. `guard` seconds only stop a hang."""
+        target = len(self.outcomes) + count
+        deadline = time.monotonic() + guard
+        while len(self.outcomes) < target:
+            assert time.monotonic() < deadline, f"{len(self.outcomes)} outcomes of {target} after {guard} s"
+            await asyncio.sleep(0.01)
 
     async def run(self) -> None:
         await asyncio.gather(*(self._worker(n) for n in range(self.workers)))
@@ -106,10 +122,13 @@ class Traffic:
         reader, writer = await asyncio.open_connection(host, port)
         request = self.next_request(number)
         request = replace(request, headers={**request.headers, "Connection": "close"})
-        outcome, _ = await exchange(reader, writer, request, f"{host}:{port}")
+        outcome, _ = await exchange(reader, writer, request, f"{host}:{port}", self._count_sent)
         self.outcomes.append(outcome)
         writer.close()
         return outcome
+
+    def _count_sent(self) -> None:
+        self.sent += 1
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str] | None:
         while not self._stopping.is_set():
@@ -137,7 +156,7 @@ class Traffic:
                 request = self.next_request(number * 100000 + count)
                 if not self.keep_alive:
                     request = replace(request, headers={**request.headers, "Connection": "close"})
-                outcome, reusable = await exchange(reader, writer, request, server)
+                outcome, reusable = await exchange(reader, writer, request, server, self._count_sent)
                 outcome.server = server
                 self.outcomes.append(outcome)
                 count += 1
