@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 TOOLS := .venv-tools
 MANIFESTS := $(filter-out deploy/kubernetes/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
 
-.PHONY: help venv run test lint format check bench deploy-check audit clean
+.PHONY: help venv run test test-busy lint format check bench deploy-check audit clean
 
 help:
 	@echo "make run               serve on :8001 (embedded PostgreSQL when DATABASE_URL is unset)"
 	@echo "make test              run the whole test suite on PostgreSQL"
+	@echo "make test-busy         the same on one core that two CPU-hungry processes share"
 	@echo "make lint              ruff check and format check"
 	@echo "make format            ruff format and fix"
 	@echo "make deploy-check      hadolint, kubernetes-validate (1.28-1.30) and checkov"
@@ -34,6 +35,9 @@ run: venv
 
 test: venv
 	$(BIN)/python scripts/dev.py test $(ARGS)
+
+test-busy: venv
+	$(BIN)/python scripts/dev.py busy $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

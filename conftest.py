@@ -12,11 +12,14 @@ the order of events it controls, never how fast this machine happens to be."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -53,6 +56,21 @@ SERVER_LOGS: list[Path] = []
 # Passwords the tests use, and a database password put in one server's URL.
 TEST_PASSWORDS = ["correct-horse-battery", "another-staple-battery", "violet-ladder-42"]
 DATABASE_PASSWORD = "db-password-never-logged"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked runs_long first, the rest in their order: parallel
+    workers then finish at about the same time."""
+    items.sort(key=lambda item: item.get_closest_marker("runs_long") is None)
+
+
+@contextlib.contextmanager
+def machine_lock(name: str) -> Iterator[None]:
+    """One process of this machine at a time in the block (parallel test
+    workers, two test runs), for work on a directory they share."""
+    with (Path(tempfile.gettempdir()) / f"{name}.lock").open("w") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture
@@ -320,6 +338,19 @@ def http_requests_wait_for_a_slow_machine() -> None:
 def fast_password_hasher(settings) -> None:
     """Production hashes with Django's default (PBKDF2); tests need speed, not strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def empty_job_queue(request: pytest.FixtureRequest, django_db_blocker) -> Iterator[None]:
+    """After a test that committed: the reminders' jobs it left, which the
+    flush of the tables misses (procrastinate's models are unmanaged) and a
+    later test's worker or count would find."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    committed = "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction"))
+    if committed:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute("TRUNCATE procrastinate_jobs CASCADE")
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,10 @@ run   writes a .env with local defaults when there is none, starts an embedded
       the reminders' worker (manage.py run_worker) beside the image's server
       process (todo_project.serve), which serves on 8001.
 test  runs pytest on PostgreSQL: TEST_DATABASE_URL, else the server on
-      127.0.0.1:5432 when one answers, else the embedded one.
+      127.0.0.1:5432 when one answers, else the embedded one; in parallel
+      workers (pytest-xdist) unless the arguments say otherwise.
+busy  runs `test` on one core shared with two CPU-hungry processes: a slow,
+      busy machine, on which every test must still pass.
 """
 
 from __future__ import annotations
@@ -108,7 +111,30 @@ def run() -> int:
 def test(args: list[str]) -> int:
     os.environ.update(TEST_ENVIRONMENT)
     os.environ["DATABASE_URL"] = test_database_url()
-    return _call([sys.executable, "-m", "pytest", *args])
+    return _call([sys.executable, "-m", "pytest", *parallel_options(args), *args])
+
+
+def parallel_options(args: list[str]) -> list[str]:
+    """Two pytest-xdist workers per core this process may run on (a test
+    spends much of its time waiting on the servers it started), each given
+    whole files, the files marked runs_long first. None when the arguments
+    choose (-n, or -p no:xdist)."""
+    if any(arg.startswith("-n") or arg.startswith("--numprocesses") or arg == "no:xdist" for arg in args):
+        return []
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return ["-n", str(2 * cores), "--dist", "loadfile", "--no-loadscope-reorder"]
+
+
+def busy(args: list[str]) -> int:
+    """`test` pinned to the first core, with two processes that want all of it."""
+    pin = ["taskset", "--cpu-list", "0"]
+    hogs = [subprocess.Popen([*pin, sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        return _call([*pin, sys.executable, __file__, "test", *args])
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
 
 
 def _call(command: list[str]) -> int:
@@ -122,11 +148,13 @@ def _call(command: list[str]) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test", "busy"):
         print(__doc__)
         return 2
     if sys.argv[1] == "run":
         return run()
+    if sys.argv[1] == "busy":
+        return busy(sys.argv[2:])
     return test(sys.argv[2:])
 
 

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from accounts.models import User
-from conftest import database_url_for_tests, free_port, server_environment
+from conftest import database_url_for_tests, free_port, machine_lock, server_environment
 from tasks.models import Task
 
 FIXTURE = Path(__file__).parent / "better_auth"
@@ -31,8 +31,9 @@ def better_auth() -> Iterator[dict[str, Any]]:
     """Better Auth serving on loopback, with a signed-up user and its tokens."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.fail("these tests need Node.js and npm")
-    if not (FIXTURE / "node_modules").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FIXTURE, check=True, timeout=600)
+    with machine_lock("todo-backend-better-auth-npm"):
+        if not (FIXTURE / "node_modules").exists():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FIXTURE, check=True, timeout=600)
     url = database_url_for_tests()
     name = f"better_auth_{uuid.uuid4().hex[:12]}"
     admin_url = url.rsplit("/", 1)[0] + "/postgres"

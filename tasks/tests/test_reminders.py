@@ -153,8 +153,6 @@ def spawn_worker(tmp_path: Path, name: str, database_url: str | None = None) -> 
 @pytest.fixture
 def workers(tmp_path: Path, transactional_db: None) -> Iterator[Callable[..., list[subprocess.Popen[str]]]]:
     started: list[subprocess.Popen[str]] = []
-    with connection.cursor() as cursor:  # the jobs earlier tests left (the queue's tables are not flushed)
-        cursor.execute("TRUNCATE procrastinate_jobs CASCADE")
 
     def start(count: int, database_url: str | None = None) -> list[subprocess.Popen[str]]:
         started.extend(

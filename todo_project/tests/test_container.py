@@ -27,6 +27,7 @@ from conftest import (
     ServerProcess,
     database_url_for_tests,
     free_port,
+    machine_lock,
     server_environment,
     spawn_server,
     wait_until,
@@ -54,15 +55,16 @@ def runtime_python() -> Path:
     digest = hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()[:12]
     home = Path("/tmp/todo-backend-runtime") / digest
     python = home / "bin" / "python"
-    if not (home / ".installed").exists():
-        shutil.rmtree(home, ignore_errors=True)
-        subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(home)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "-r", str(ROOT / "requirements.txt")],
-            check=True,
-        )
-        (home / ".installed").touch()
-    _readable_by_all(home.parent)
+    with machine_lock("todo-backend-runtime"):
+        if not (home / ".installed").exists():
+            shutil.rmtree(home, ignore_errors=True)
+            subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(home)], check=True)
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "--quiet", "-r", str(ROOT / "requirements.txt")],
+                check=True,
+            )
+            (home / ".installed").touch()
+        _readable_by_all(home.parent)
     return python
 
 

@@ -18,7 +18,7 @@ from accounts.models import User
 from conftest import ROOT, auth_headers
 from tasks.models import Task
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.runs_long]
 
 CHECKS = [
     "not_a_server_error",
