@@ -218,12 +218,16 @@ def start_test_server(
     with environment overrides."""
     port = port or free_port()
     # No reminders' worker unless a test asks for one: a test's reminders
-    # fire only where it expects them.
+    # fire only where it expects them. Small pools: the parallel workers'
+    # servers share one PostgreSQL (max_connections 100 by default), and with
+    # the image's 5 to 20 connections each they reached 92 at once.
     env = server_environment(
         **{
             "DATABASE_URL": database_url_for_tests(),
             "PYTHONPATH": str(ROOT),
             "RUN_WORKER": "false",
+            "DB_POOL_MIN": "1",
+            "DB_POOL_MAX": "10",
             **overrides,
         }
     )
