@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from rest_framework.request import Request
 
 from accounts import jwks
 from accounts.models import USER_ID_MAX_LENGTH, User, normalize_email
+from todo_project.patterns import pattern
 from todo_project.sql import Statement, Template
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
@@ -49,7 +49,7 @@ ISSUER = "todo-backend"
 MAX_TOKEN_BYTES = 8 * 1024
 logger = logging.getLogger(__name__)
 # A user id as a path segment takes it: URL-safe characters only.
-USER_ID = re.compile(rf"[A-Za-z0-9._~-]{{1,{USER_ID_MAX_LENGTH}}}")
+USER_ID = pattern(rf"[A-Za-z0-9._~-]{{1,{USER_ID_MAX_LENGTH}}}")
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ from django.utils import timezone
 from accounts.models import User
 from chat.tools import run_tool
 from chat.when import Schedule, read_schedule
+from todo_project.patterns import pattern
 
 ToolRecord = dict[str, Any]
 
-_ID = r"(?:task|todo|item|number|no\.?)?\s*#?(\d+)"
+_ID = r"(?:(?:task|todo|item|number|no\.?) ?)?#?(\d+)"
 _DONE = r"(?:complete|completed|done|finished|checked off)"
 _STOPWORDS = {
     "a", "an", "the", "my", "task", "tasks", "todo", "to-do", "item", "one", "about", "for", "of", "please",
@@ -41,10 +42,10 @@ def respond(user: User, message: str, *, time_zone: str = "UTC") -> tuple[str, l
     dates ("tomorrow", "at 5pm") are read in `time_zone`."""
     agent = _LocalAgent(user, time_zone)
     text = _normalize(message)
-    for pattern, handler in agent.routes():
-        match = pattern.search(text)
+    for compiled, handle in _ROUTES:
+        match = compiled.search(text)
         if match:
-            return handler(match), agent.records
+            return handle(agent, match), agent.records
     return f"Sorry, I didn't catch that. {HELP}", agent.records
 
 
@@ -59,129 +60,6 @@ class _LocalAgent:
         self.user = user
         self.time_zone = time_zone
         self.records: list[ToolRecord] = []
-
-    def routes(self) -> list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]:
-        flags = re.IGNORECASE
-        return [
-            (re.compile(r"^(?:hi|hello|hey|help|what can you do)\b", flags), lambda m: f"Hi! {HELP}"),
-            # When: "move task 3 to tomorrow at 5pm", "remind me about task 3 at 8",
-            # "make task 4 repeat every Monday".
-            (
-                re.compile(
-                    rf"^(?:move|reschedule|postpone|push back|push)\s+{_ID}\s+(?:to|until|till)\s+(.+)$",
-                    flags,
-                ),
-                lambda m: self.schedule(int(m[1]), m[2]),
-            ),
-            (
-                re.compile(rf"^remind me (?:about|of)\s+{_ID}\s+(.+)$", flags),
-                lambda m: self.schedule(int(m[1]), m[2], remind=True),
-            ),
-            (
-                re.compile(rf"^(?:make|set)\s+{_ID}\s+(?:to\s+)?(?:repeat|recur)\s+(.+)$", flags),
-                lambda m: self.schedule(int(m[1]), m[2]),
-            ),
-            # Updates: "change task 1 to 'Call mom'", "rename task 2 to ...", "set task 2 priority to high".
-            (
-                re.compile(
-                    rf"^(?:change|set|update|make)\s+(?:the\s+)?priority\s+of\s+{_ID}\s+to\s+(low|medium|high)$",
-                    flags,
-                ),
-                lambda m: self.update(int(m[1]), {"priority": m[2].lower()}),
-            ),
-            (
-                re.compile(
-                    rf"^(?:change|set|update|make)\s+{_ID}(?:'s)?\s+(?:priority\s+)?(?:to\s+)?(low|medium|high)(?:\s+priority)?$",
-                    flags,
-                ),
-                lambda m: self.update(int(m[1]), {"priority": m[2].lower()}),
-            ),
-            (
-                re.compile(
-                    rf"^(?:change|rename|update|edit|retitle)\s+{_ID}(?:'s)?\s+(?:title\s+|name\s+)?(?:to|as|into)\s+(.+)$",
-                    flags,
-                ),
-                lambda m: self.update(int(m[1]), {"title": _title(m[2])}),
-            ),
-            # Completion by id: "mark task 3 as complete", "finish task 4", "task 3 is done".
-            (
-                re.compile(
-                    rf"^(?:mark|set|tick|check)\s+(?:off\s+)?{_ID}\s+(?:as\s+)?(?:{_DONE}|off)$", flags
-                ),
-                lambda m: self.complete(int(m[1])),
-            ),
-            (
-                re.compile(rf"^(?:complete|finish|close|tick off|check off)\s+{_ID}$", flags),
-                lambda m: self.complete(int(m[1])),
-            ),
-            (re.compile(rf"^{_ID}\s+is\s+{_DONE}$", flags), lambda m: self.complete(int(m[1]))),
-            (
-                re.compile(rf"^i(?:'ve| have)?\s+(?:finished|completed|done|did)\s+{_ID}$", flags),
-                lambda m: self.complete(int(m[1])),
-            ),
-            # Deletion by id: "delete task 3", "remove task 2".
-            (
-                re.compile(rf"^(?:delete|remove|cancel|drop|erase|get rid of)\s+{_ID}$", flags),
-                lambda m: self.delete(int(m[1])),
-            ),
-            # By words: "mark the groceries task as done", "delete the meeting task".
-            (
-                re.compile(
-                    rf"^(?:mark|set|tick|check)\s+(?:off\s+)?(.+?)\s+(?:as\s+)?(?:{_DONE}|off)$", flags
-                ),
-                lambda m: self.by_words(m[1], self.complete),
-            ),
-            (
-                re.compile(r"^(?:complete|finish|tick off|check off)\s+(.+)$", flags),
-                lambda m: self.by_words(m[1], self.complete),
-            ),
-            (
-                re.compile(r"^i(?:'ve| have)?\s+(?:finished|completed)\s+(.+)$", flags),
-                lambda m: self.by_words(m[1], self.complete),
-            ),
-            (
-                re.compile(r"^(?:delete|remove|cancel|drop|erase|get rid of)\s+(.+)$", flags),
-                lambda m: self.by_words(m[1], self.delete),
-            ),
-            # Additions: "add a task to buy groceries", "remind me to ...", "I need to remember to pay bills".
-            (
-                re.compile(
-                    r"^(?:add|create|make|new|put)\s+(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)?\s*(?:to\s+(?:my\s+)?(?:list|tasks)\s*)?(?::|to|for|called|named)?\s*(.+)$",
-                    flags,
-                ),
-                lambda m: self.add(m[1], remind=bool(re.search(r"\breminder\b", m[0][: m.start(1)], flags))),
-            ),
-            (
-                re.compile(r"^(?:remind me to|remind me about)\s+(.+)$", flags),
-                lambda m: self.add(m[1], remind=True),
-            ),
-            (
-                re.compile(
-                    r"^(?:don'?t let me forget to|i need to remember to|i need to"
-                    r"|i have to|i must|i should|i gotta|remember to|todo:|to-do:)\s+(.+)$",
-                    flags,
-                ),
-                lambda m: self.add(m[1]),
-            ),
-            # Lists: "what have I completed?", "what's pending?", "what's left", "show me all my tasks".
-            (re.compile(r"\b(?:completed|finished|done)\b", flags), lambda m: self.list_tasks("completed")),
-            (
-                re.compile(
-                    r"\b(?:pending|left|remaining|outstanding|incomplete|unfinished|open"
-                    r"|still (?:have|need))\b",
-                    flags,
-                ),
-                lambda m: self.list_tasks("pending"),
-            ),
-            (
-                re.compile(
-                    r"^(?:show|list|display|view|see|give me|get|what|which|how many|do i have)\b"
-                    r"|\b(?:my|all)\s+(?:tasks|todos|to-dos|list)\b",
-                    flags,
-                ),
-                lambda m: self.list_tasks("all"),
-            ),
-        ]
 
     def _run(self, tool: str, arguments: dict[str, Any]) -> Any:
         result = run_tool(self.user, tool, arguments, time_zone=self.time_zone)
@@ -228,7 +106,7 @@ class _LocalAgent:
 
     def by_words(self, phrase: str, action: Callable[[int], str]) -> str:
         """List first, then act by id: the pattern a good model follows."""
-        words = [w for w in re.findall(r"[\w'-]+", phrase.lower()) if w not in _STOPWORDS]
+        words = [w for w in _WORD.findall(phrase.lower()) if w not in _STOPWORDS]
         if not words:
             return f"Which task do you mean? {HELP}"
         tasks = self._run("list_tasks", {"status": "all", "search": words[0]})
@@ -249,12 +127,123 @@ class _LocalAgent:
         return action(matches[0]["id"])
 
 
-_PRIORITY = re.compile(
-    r"\b(?:(high|low|medium)[- ]priority|(urgent(?:ly)?|asap|important))\b\s*", re.IGNORECASE
-)
+# The commands, tried in order on the message with its whitespace collapsed
+# (_normalize): single spaces, so the patterns say " " where a run of spaces
+# could be matched in many ways. Each is linear (todo_project/patterns.py).
+_I = re.IGNORECASE
+Handler = Callable[[_LocalAgent, re.Match[str]], str]
+_ROUTES: list[tuple[re.Pattern[str], Handler]] = [
+    (pattern(r"^(?:hi|hello|hey|help|what can you do)\b", _I), lambda agent, m: f"Hi! {HELP}"),
+    # When: "move task 3 to tomorrow at 5pm", "remind me about task 3 at 8",
+    # "make task 4 repeat every Monday".
+    (
+        pattern(rf"^(?:move|reschedule|postpone|push back|push) {_ID} (?:to|until|till) (.+)$", _I),
+        lambda agent, m: agent.schedule(int(m[1]), m[2]),
+    ),
+    (
+        pattern(rf"^remind me (?:about|of) {_ID} (.+)$", _I),
+        lambda agent, m: agent.schedule(int(m[1]), m[2], remind=True),
+    ),
+    (
+        pattern(rf"^(?:make|set) {_ID} (?:to )?(?:repeat|recur) (.+)$", _I),
+        lambda agent, m: agent.schedule(int(m[1]), m[2]),
+    ),
+    # Updates: "change task 1 to 'Call mom'", "rename task 2 to ...", "set task 2 priority to high".
+    (
+        pattern(rf"^(?:change|set|update|make) (?:the )?priority of {_ID} to (low|medium|high)$", _I),
+        lambda agent, m: agent.update(int(m[1]), {"priority": m[2].lower()}),
+    ),
+    (
+        pattern(
+            rf"^(?:change|set|update|make) {_ID}(?:'s)? (?:priority )?(?:to )?(low|medium|high)"
+            r"(?: priority)?$",
+            _I,
+        ),
+        lambda agent, m: agent.update(int(m[1]), {"priority": m[2].lower()}),
+    ),
+    (
+        pattern(
+            rf"^(?:change|rename|update|edit|retitle) {_ID}(?:'s)? (?:title |name )?(?:to|as|into) (.+)$", _I
+        ),
+        lambda agent, m: agent.update(int(m[1]), {"title": _title(m[2])}),
+    ),
+    # Completion by id: "mark task 3 as complete", "finish task 4", "task 3 is done".
+    (
+        pattern(rf"^(?:mark|set|tick|check) (?:off )?{_ID} (?:as )?(?:{_DONE}|off)$", _I),
+        lambda agent, m: agent.complete(int(m[1])),
+    ),
+    (
+        pattern(rf"^(?:complete|finish|close|tick off|check off) {_ID}$", _I),
+        lambda agent, m: agent.complete(int(m[1])),
+    ),
+    (pattern(rf"^{_ID} is {_DONE}$", _I), lambda agent, m: agent.complete(int(m[1]))),
+    (
+        pattern(rf"^i(?:'ve| have)? (?:finished|completed|done|did) {_ID}$", _I),
+        lambda agent, m: agent.complete(int(m[1])),
+    ),
+    # Deletion by id: "delete task 3", "remove task 2".
+    (
+        pattern(rf"^(?:delete|remove|cancel|drop|erase|get rid of) {_ID}$", _I),
+        lambda agent, m: agent.delete(int(m[1])),
+    ),
+    # By words: "mark the groceries task as done", "delete the meeting task".
+    (
+        pattern(rf"^(?:mark|set|tick|check) (?:off )?(.+?) (?:as )?(?:{_DONE}|off)$", _I),
+        lambda agent, m: agent.by_words(m[1], agent.complete),
+    ),
+    (
+        pattern(r"^(?:complete|finish|tick off|check off) (.+)$", _I),
+        lambda agent, m: agent.by_words(m[1], agent.complete),
+    ),
+    (
+        pattern(r"^i(?:'ve| have)? (?:finished|completed) (.+)$", _I),
+        lambda agent, m: agent.by_words(m[1], agent.complete),
+    ),
+    (
+        pattern(r"^(?:delete|remove|cancel|drop|erase|get rid of) (.+)$", _I),
+        lambda agent, m: agent.by_words(m[1], agent.delete),
+    ),
+    # Additions: "add a task to buy groceries", "remind me to ...", "I need to remember to pay bills".
+    (
+        pattern(
+            r"^(?:add|create|make|new|put) (?:an? )?(?:new )?(?:(?:task|todo|to-do|reminder|item)\b ?)?"
+            r"(?:to (?:my )?(?:list|tasks)\b ?)?(?:(?:to|for|called|named)\b ?|: ?)?(.+)$",
+            _I,
+        ),
+        lambda agent, m: agent.add(m[1], remind=bool(_REMINDER.search(m[0], 0, m.start(1)))),
+    ),
+    (pattern(r"^remind me (?:to|about) (.+)$", _I), lambda agent, m: agent.add(m[1], remind=True)),
+    (
+        pattern(
+            r"^(?:don'?t let me forget to|i need to remember to|i need to"
+            r"|i have to|i must|i should|i gotta|remember to|todo:|to-do:) (.+)$",
+            _I,
+        ),
+        lambda agent, m: agent.add(m[1]),
+    ),
+    # Lists: "what have I completed?", "what's pending?", "what's left", "show me all my tasks".
+    (pattern(r"\b(?:completed|finished|done)\b", _I), lambda agent, m: agent.list_tasks("completed")),
+    (
+        pattern(
+            r"\b(?:pending|left|remaining|outstanding|incomplete|unfinished|open|still (?:have|need))\b", _I
+        ),
+        lambda agent, m: agent.list_tasks("pending"),
+    ),
+    (
+        pattern(
+            r"^(?:show|list|display|view|see|give me|get|what|which|how many|do i have)\b"
+            r"|\b(?:my|all) (?:tasks|todos|to-dos|list)\b",
+            _I,
+        ),
+        lambda agent, m: agent.list_tasks("all"),
+    ),
+]
+_REMINDER = pattern(r"\breminder\b", _I)
+_WORD = pattern(r"[\w'-]+")
+_PRIORITY = pattern(r"\b(?:(high|low|medium)[- ]priority|(urgent(?:ly)?|asap|important))\b\s*", re.IGNORECASE)
 # What is left of "add a ... task to X" once a priority phrase is cut out of it.
-_ADD_PREFIX = re.compile(
-    r"^\s*(?:a\s+|an\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)?\s*(?::|to|for|called|named)?\s+",
+_ADD_PREFIX = pattern(
+    r"^ ?(?:an? )?(?:new )?(?:(?:task|todo|to-do|reminder|item)\b ?)?(?:(?:to|for|called|named)\b ?|: ?)?",
     re.IGNORECASE,
 )
 

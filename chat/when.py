@@ -14,6 +14,8 @@ from datetime import date, datetime, time, timedelta
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
 
+from todo_project.patterns import pattern
+
 DEFAULT_TIME = time(9, 0)  # a day without a time of day: 09:00 there
 
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -33,26 +35,37 @@ _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "fi
 _NUMBER = r"(\d{1,3}|a|an|one|two|three|four|five|six)"
 _CLOCK = r"(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?|(noon|midday|midnight)"
 
+# Linear in the text's length, every one (todo_project/patterns.py): a day
+# list's days are atomic, and no pattern starts with a run of spaces or commas
+# (what is left of the text is tidied by _Words.rest).
 _FLAGS = re.IGNORECASE
-_REMIND_AT = re.compile(rf",?\s*\b(?:and\s+)?remind me (?:at|by)\s+(?:{_CLOCK})\b", _FLAGS)
-_REMIND_IN = re.compile(rf",?\s*\b(?:and\s+)?remind me in\s+{_NUMBER}\s+(minute|min|hour|day)s?\b", _FLAGS)
-_EVERY_DAYS = re.compile(
-    rf"\b(?:(?:every|each)\s+(?P<every>{_DAY}s?(?:\s*(?:,|and|&)\s*{_DAY}s?)*)"
-    rf"|on\s+(?P<on>{_DAY}s(?:\s*(?:,|and|&)\s*{_DAY}s)*))\b",
+_REMIND_AT = pattern(rf"\b(?:and\s+)?remind me (?:at|by)\s+(?:{_CLOCK})\b", _FLAGS)
+_REMIND_IN = pattern(rf"\b(?:and\s+)?remind me in\s+{_NUMBER}\s+(minute|min|hour|day)s?\b", _FLAGS)
+_LISTED_DAY = rf"(?>{_DAY}s?)\b"
+_EVERY_DAYS = pattern(
+    rf"\b(?:(?:every|each)\s+(?P<every>{_LISTED_DAY}(?:\s*(?:,|and|&)\s*{_LISTED_DAY})*)"
+    rf"|on\s+(?P<on>(?>{_DAY}s)\b(?:\s*(?:,|and|&)\s*(?>{_DAY}s)\b)*))",
     _FLAGS,
 )
-_WEEKDAYS = re.compile(r"\b(?:every|each|on)\s+weekdays?\b", _FLAGS)
-_EVERY_N = re.compile(rf"\bevery\s+(?:{_NUMBER}\s+|other\s+)?(day|week|month|year)s?\b", _FLAGS)
-_SHORTHAND = re.compile(r"\b(daily|weekly|monthly|yearly|annually)\b", _FLAGS)
-_IN = re.compile(rf"\bin\s+{_NUMBER}\s+(minute|min|hour|day|week)s?\b", _FLAGS)
-_RELATIVE_DAY = re.compile(r"\b(today|tonight|tomorrow|day after tomorrow)\b", _FLAGS)
-_NAMED_DAY = re.compile(rf"\b(on|next|this|by|coming|the coming)\s+{_DAY}\b", _FLAGS)
-_MONTH_DAY = re.compile(rf"\b(?:on\s+|by\s+)?{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", _FLAGS)
-_DAY_MONTH = re.compile(
+_DAY_NAME = pattern(_DAY, _FLAGS)
+_WEEKDAYS = pattern(r"\b(?:every|each|on)\s+weekdays?\b", _FLAGS)
+_EVERY_N = pattern(rf"\bevery\s+(?:{_NUMBER}\s+|other\s+)?(day|week|month|year)s?\b", _FLAGS)
+_SHORTHAND = pattern(r"\b(daily|weekly|monthly|yearly|annually)\b", _FLAGS)
+_IN = pattern(rf"\bin\s+{_NUMBER}\s+(minute|min|hour|day|week)s?\b", _FLAGS)
+_RELATIVE_DAY = pattern(r"\b(today|tonight|tomorrow|day after tomorrow)\b", _FLAGS)
+_TONIGHT = pattern(r"\btonight\b", _FLAGS)
+_NAMED_DAY = pattern(rf"\b(on|next|this|by|coming|the coming)\s+{_DAY}\b", _FLAGS)
+_MONTH_DAY = pattern(rf"\b(?:on\s+|by\s+)?{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", _FLAGS)
+_DAY_MONTH = pattern(
     rf"\b(?:on\s+|by\s+)?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}", _FLAGS
 )
-_AT = re.compile(rf"\b(?:at|by|@)\s+(?:{_CLOCK})(?![\w:])", _FLAGS)
-_BARE_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)\b", _FLAGS)
+_AT = pattern(rf"\b(?:at|by|@)\s+(?:{_CLOCK})(?![\w:])", _FLAGS)
+_BARE_CLOCK = pattern(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)\b", _FLAGS)
+# A space before punctuation: only from the first of a run of spaces.
+_SPACE_BEFORE_PUNCTUATION = pattern(r"(?<!\s)\s++([,.;:!?])")
+_SEPARATORS = pattern(r"[\s,;:-]+")
+# Words left dangling at the end once a phrase went: "call mom on", "pay rent, and".
+_CONNECTORS = frozenset({"and", "at", "on", "by", "due", "starting", "from", "every", "each"})
 
 
 @dataclass
@@ -97,7 +110,7 @@ def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule
         or words.take(_DAY_MONTH, lambda m: _month_day(now.date(), _month(m[2]), int(m[1])))
     )
     clock = words.take(_AT, _clock) or words.take(_BARE_CLOCK, _clock)
-    if clock is None and re.search(r"\btonight\b", text, _FLAGS):
+    if clock is None and _TONIGHT.search(text):
         clock = time(20, 0)
 
     due: datetime | None = None
@@ -138,15 +151,16 @@ class _Words:
         return value
 
     def rest(self) -> str:
-        text = " ".join(self.text.split())
-        text = re.sub(r"\s+([,.;:!?])", r"\1", text)
-        # Connectors left dangling once a phrase went: "call mom on", "pay rent, and".
-        for _ in range(3):
-            text = re.sub(
-                r"(?:[\s,;:-]+(?:and|at|on|by|due|starting|from|every|each|,))+\s*$", "", text, flags=_FLAGS
-            )
-            text = text.strip(" ,;:-")
-        return text
+        text = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(self.text.split()))
+        # Separators and connectors at the end, word by word from the last:
+        # ["call", " ", "mom", " ", "on"] loses "on" and its space.
+        pieces = _SEPARATORS.split(text)
+        separators = _SEPARATORS.findall(text)
+        while len(pieces) > 1 and pieces[-1].lower() in ("", *_CONNECTORS):
+            pieces.pop()
+            separators.pop()
+        kept = "".join(piece + separator for piece, separator in zip(pieces, [*separators, ""], strict=True))
+        return kept.strip(" ,;:-")
 
 
 def _clock(match: re.Match[str]) -> time | None:
@@ -183,7 +197,7 @@ def _weekday(text: str) -> int:
 
 
 def _weekly_on(match: re.Match[str]) -> str:
-    days = sorted({_weekday(found) for found in re.findall(_DAY, match["every"] or match["on"], _FLAGS)})
+    days = sorted({_weekday(found) for found in _DAY_NAME.findall(match["every"] or match["on"])})
     return "FREQ=WEEKLY;BYDAY=" + ",".join(_RRULE_DAYS[day] for day in days)
 
 

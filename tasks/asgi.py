@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import io
-import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -38,9 +37,10 @@ from todo_project.database import async_pool
 from todo_project.exceptions import ServiceUnavailable, error_response
 from todo_project.middleware import ASGIApp, Receive, Scope, Send, replay
 from todo_project.paging import total_from_page
+from todo_project.patterns import pattern
 from todo_project.sql import Template
 
-ROUTE = re.compile(
+ROUTE = pattern(
     r"^/api(?:/v1)?/(?P<user_id>[^/]+)/tasks(?:/(?P<task_id>[0-9]{1,18})(?P<complete>/complete)?)?$"
 )
 

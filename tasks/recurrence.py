@@ -8,11 +8,12 @@ counts the series' occurrences: each task knows its place in the series
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
+
+from todo_project.patterns import pattern
 
 MAX_LENGTH = 200
 SHORTHANDS = {
@@ -32,11 +33,11 @@ HORIZON = timedelta(days=366 * 100)
 
 _DAY = r"[+-]?(?:[1-9]|[1-4][0-9]|5[0-3])?(?:MO|TU|WE|TH|FR|SA|SU)"
 _FORMATS = {
-    "INTERVAL": re.compile(r"[0-9]{1,4}"),
-    "COUNT": re.compile(r"[0-9]{1,5}"),
-    "BYDAY": re.compile(rf"{_DAY}(?:,{_DAY})*"),
-    "BYMONTHDAY": re.compile(r"-?[0-9]{1,2}(?:,-?[0-9]{1,2})*"),
-    "UNTIL": re.compile(r"[0-9]{8}(?:T[0-9]{6}Z?)?"),
+    "INTERVAL": pattern(r"[0-9]{1,4}"),
+    "COUNT": pattern(r"[0-9]{1,5}"),
+    "BYDAY": pattern(rf"{_DAY}(?:,{_DAY})*"),
+    "BYMONTHDAY": pattern(r"-?[0-9]{1,2}(?:,-?[0-9]{1,2})*"),
+    "UNTIL": pattern(r"[0-9]{8}(?:T[0-9]{6}Z?)?"),
 }
 
 

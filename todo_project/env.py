@@ -7,13 +7,14 @@ line that says what to fix instead of a traceback.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+
+from todo_project.patterns import pattern
 
 
 class ConfigurationError(ImproperlyConfigured):
@@ -22,7 +23,7 @@ class ConfigurationError(ImproperlyConfigured):
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-_RATE = re.compile(r"^\d+/(second|minute|hour|day)$")
+_RATE = pattern(r"^\d+/(second|minute|hour|day)$")
 
 
 def _raw(name: str) -> str | None:

@@ -6,46 +6,57 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from todo_project.patterns import pattern
+
 REDACTED = "[REDACTED]"
 
-_SENSITIVE_KEY = (
-    r"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|"
-    r"credentials?|private[_-]?key|session[_-]?id|cookie)"
+_SENSITIVE_KEY = pattern(
+    r"(?i)password|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|"
+    r"credentials?|private[_-]?key|session[_-]?id|cookie"
 )
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+
+
+def _redact_if_sensitive_key(match: re.Match[str]) -> str:
+    key, separator = match[1], match[2]
+    return f"{key}{separator}{REDACTED}" if _SENSITIVE_KEY.search(key) else match[0]
+
+
+_PATTERNS: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # "Authorization: Bearer abc", authorization='Basic abc'
     (
-        re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|basic\s+|token\s+)?[^\s\"',;}]+"),
+        pattern(r"(?i)(authorization[\"']?\s*+[:=]\s*+[\"']?)(?:bearer\s+|basic\s+|token\s+)?[^\s\"',;}]++"),
         rf"\1{REDACTED}",
     ),
-    # password=..., "token": "...", 'api_key': '...', ?access_token=...
+    # password=..., "token": "...", 'api-key': '...', ?access_token=...: a key
+    # (a whole word, hyphens included, taken once) that names a secret, and its value.
     (
-        re.compile(rf"(?i)(\b\w*{_SENSITIVE_KEY}\w*[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}}]+"),
-        rf"\1{REDACTED}",
+        pattern(r"(?<![\w-])([\w-]++)([\"']?\s*+[:=]\s*+[\"']?)[^\s\"'&,;}]++"),
+        _redact_if_sensitive_key,
     ),
     # A bare bearer token or JWT anywhere in a message.
-    (re.compile(r"(?i)(bearer\s+)[\w\-.~+/=]+"), rf"\1{REDACTED}"),
-    (re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*"), REDACTED),
+    (pattern(r"(?i)(bearer\s+)[\w\-.~+/=]+"), rf"\1{REDACTED}"),
+    (pattern(r"eyJ[\w-]+\.[\w-]+\.[\w-]*"), REDACTED),
     # Provider keys (Groq gsk_..., OpenAI-style sk-...).
-    (re.compile(r"\b(?:gsk|sk)[_-][A-Za-z0-9_\-]{16,}"), REDACTED),
+    (pattern(r"\b(?:gsk|sk)[_-][A-Za-z0-9_\-]{16,}"), REDACTED),
     # The password part of scheme://user:password@host.
-    (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/\s@]*:)[^@\s/]+(@)"), rf"\1{REDACTED}\2"),
+    (pattern(r"(\b[a-z][a-z0-9+.\-]*://[^:/\s@]*:)[^@\s/]+(@)"), rf"\1{REDACTED}\2"),
 ]
 
 
 # Every pattern above needs one of these words in the text: one search tells
 # most lines (an access line's address, method, path) apart from the rest.
-_MAYBE_SENSITIVE = re.compile(rf"(?i){_SENSITIVE_KEY}|bearer|eyJ|\b(?:gsk|sk)[_-]|://")
+_MAYBE_SENSITIVE = pattern(rf"{_SENSITIVE_KEY.pattern}|(?i:bearer)|eyJ|\b(?:gsk|sk)[_-]|://")
 
 
 def redact(text: str) -> str:
     if not _MAYBE_SENSITIVE.search(text):
         return text
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    for compiled, replacement in _PATTERNS:
+        text = compiled.sub(replacement, text)
     return text
 
 
