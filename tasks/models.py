@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
@@ -10,6 +12,9 @@ from django.core.validators import MinLengthValidator, ProhibitNullCharactersVal
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import Lower, Upper
+from django.utils import timezone
+
+from tasks import recurrence
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -19,8 +24,15 @@ DESCRIPTION_MAX_LENGTH = 1000
 TAG_MAX_LENGTH = 50
 MAX_TAGS = 20
 MAX_RULE_LENGTH = 200
+# A reminder is set at most this far ahead (SPEC.md section 4): no job waits in
+# the queue for longer.
+REMINDER_YEARS = 10
 
 no_nul = ProhibitNullCharactersValidator()
+
+
+def latest_reminder() -> datetime:
+    return timezone.now() + relativedelta(years=REMINDER_YEARS)
 
 
 class Priority(models.TextChoices):
@@ -101,8 +113,21 @@ class Task(models.Model):
         return self.title
 
     def clean(self) -> None:
+        errors: dict[str, str] = {}
         if self.recurrence and self.due_date is None:
-            raise ValidationError({"recurrence": "A recurring task needs a due_date."})
+            errors["recurrence"] = "A recurring task needs a due_date."
+        for field in ("due_date", "remind_at"):
+            moment = getattr(self, field)
+            if moment is not None and not recurrence.EARLIEST <= moment <= recurrence.LATEST:
+                errors[field] = "Use a date from 1900-01-01 to 2999-12-31 (UTC)."
+        if "remind_at" not in errors and self.remind_at is not None and self.remind_at > latest_reminder():
+            errors["remind_at"] = f"A reminder can be at most {REMINDER_YEARS} years ahead."
+        try:
+            recurrence.valid_time_zone(self.time_zone)
+        except recurrence.InvalidRule as exc:
+            errors["time_zone"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
 
 
 class NotificationKind(models.TextChoices):

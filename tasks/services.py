@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, OrderBy, Q, QuerySet, TextField, Value, When
 from django.db.models.expressions import RawSQL
@@ -19,8 +20,8 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 
 from accounts.models import User
-from tasks.models import Notification, Priority, Task
-from tasks.recurrence import next_due
+from tasks.models import Notification, Priority, Task, latest_reminder
+from tasks.recurrence import InvalidRule, check_recurs, next_due
 from tasks.reminders import schedule_reminder
 from todo_project.paging import total_matches
 from todo_project.sql import Statement
@@ -95,8 +96,9 @@ def new_task(
     remind_at: datetime | None = None,
     time_zone: str = "UTC",
 ) -> Task:
-    """A valid task, not yet saved (creation_statement saves it). A
-    `recurrence` is a canonical RRULE (tasks.recurrence.normalize)."""
+    """A valid task, not yet saved (creation_statement saves it), as a user
+    wrote it. A `recurrence` is a canonical RRULE (tasks.recurrence.normalize)
+    that must have a date within 10 years of the due date."""
     now = timezone.now()
     task = Task(
         owner=owner,
@@ -113,6 +115,7 @@ def new_task(
         updated_at=now,
     )
     _validate(task)
+    _check_recurs(task)
     return task
 
 
@@ -177,6 +180,8 @@ def update_task(*, owner: User, task_id: int, changes: Mapping[str, Any]) -> Tas
             task.occurrence = 1  # a new rule starts a new series
         setattr(task, field, value)
     _validate(task)
+    if changes.keys() & {"recurrence", "due_date", "time_zone"}:
+        _check_recurs(task)
     task.save()
     if task.completed and not was_completed:
         _make_next_occurrence(task)
@@ -204,14 +209,21 @@ def _make_next_occurrence(task: Task) -> None:
     """The next occurrence of a completed recurring task, once: a task that
     already names its next occurrence (completed, re-opened, completed again)
     makes none, and the caller holds the task's row lock, so parallel
-    completions take turns and the later ones see next_task_id. It is made
-    even past MAX_TASKS_PER_USER: completing a task never fails for the cap."""
+    completions take turns and the later ones see next_task_id. Like any
+    create it counts against MAX_TASKS_PER_USER (TaskLimitReached, and the
+    caller's transaction undoes the completion). A reminder that would lie
+    further ahead than a user may set one is left out; a series ends where
+    the rule has no date within 10 years (tasks.recurrence)."""
     if task.recurrence is None or task.next_task_id is not None or task.due_date is None:
         return
     due = next_due(task.recurrence, task.due_date, time_zone=task.time_zone, occurrence=task.occurrence)
     if due is None:
-        return  # the series has ended (COUNT or UNTIL)
-    following = new_task(
+        return  # the series has ended (COUNT, UNTIL, or no date within 10 years)
+    remind_at = None if task.remind_at is None else task.remind_at + (due - task.due_date)
+    if remind_at is not None and remind_at > latest_reminder():
+        remind_at = None
+    now = timezone.now()
+    following = Task(
         owner=task.owner,
         title=task.title,
         description=task.description,
@@ -219,11 +231,21 @@ def _make_next_occurrence(task: Task) -> None:
         tags=task.tags,
         due_date=due,
         recurrence=task.recurrence,
-        remind_at=None if task.remind_at is None else task.remind_at + (due - task.due_date),
+        remind_at=remind_at,
         time_zone=task.time_zone,
+        occurrence=task.occurrence + 1,
+        created_at=now,
+        updated_at=now,
     )
-    following.occurrence = task.occurrence + 1
-    following.save()
+    _validate(following)
+    statement = creation_statement(following)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
+        cursor.nextset()
+        row = cursor.fetchone()
+    if row is None:
+        raise TaskLimitReached()
+    following.pk = row[0]
     task.next_task = following
     task.save(update_fields=["next_task"])
     schedule_reminder(following)
@@ -415,8 +437,20 @@ def _ordering(sort: str) -> list[OrderBy | Any]:
 
 
 def _validate(task: Task) -> None:
-    # Lengths, choices, NUL bytes, tag rules; the database checks its constraints itself.
+    # Lengths, choices, NUL bytes, tag rules, date ranges and the time zone
+    # (Task.clean); the database checks its constraints itself.
     task.full_clean(exclude=["owner"], validate_unique=False, validate_constraints=False)
+
+
+def _check_recurs(task: Task) -> None:
+    """A rule a user writes must have a date within 10 years of the due date,
+    found in bounded time (tasks.recurrence.check_recurs)."""
+    if task.recurrence is None or task.due_date is None:
+        return
+    try:
+        check_recurs(task.recurrence, task.due_date, time_zone=task.time_zone)
+    except InvalidRule as exc:
+        raise ValidationError({"recurrence": str(exc)}) from None
 
 
 def _unique(tags: Iterable[str]) -> list[str]:

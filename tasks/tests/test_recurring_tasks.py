@@ -292,3 +292,130 @@ def test_twenty_parallel_toggles_make_one_next_occurrence(shared_server, alice: 
     first.refresh_from_db()
     assert first.completed is False
     assert Task.objects.count() == 2
+
+
+# --- bounded work (the security review's findings) ----------------------------------
+
+NEVER_ON_A_MONDAY = "FREQ=DAILY;INTERVAL=7;BYDAY=TU"  # from a Monday, every 7 days: never a Tuesday
+
+
+def test_a_rule_without_a_date_within_ten_years_is_400_on_every_route(alice_api, alice: User) -> None:
+    created = alice_api.post(
+        tasks_url(alice), {"title": "T", "due_date": MONDAY_8, "recurrence": NEVER_ON_A_MONDAY}, format="json"
+    )
+    kept = weekly(alice_api, alice)
+    url = f"{tasks_url(alice)}/{kept['id']}"
+    new_rule = alice_api.patch(url, {"recurrence": NEVER_ON_A_MONDAY}, format="json")
+    mondays = create(
+        alice_api, alice, title="M", due_date=MONDAY_8, recurrence="FREQ=DAILY;INTERVAL=7;BYDAY=MO"
+    )
+    to_a_tuesday = alice_api.patch(
+        f"{tasks_url(alice)}/{mondays['id']}", {"due_date": "2026-12-01T08:00:00+01:00"}, format="json"
+    )
+    by_tool = run_tool(
+        alice, "add_task", {"title": "T", "due_date": MONDAY_8, "recurrence": NEVER_ON_A_MONDAY}
+    )
+
+    for response in (created, new_rule, to_a_tuesday):
+        assert response.status_code == 400
+        assert response.json()["errors"]["recurrence"] == [
+            "This rule has no date in the 10 years after the due date; check INTERVAL, BYDAY and BYMONTHDAY."
+        ]
+    assert "no date in the 10 years" in by_tool["error"]
+    assert Task.objects.count() == 2
+    assert Task.objects.get(pk=kept["id"]).recurrence == "FREQ=WEEKLY;BYDAY=MO"
+    assert Task.objects.get(pk=mondays["id"]).due_date.isoformat() == "2026-11-30T07:00:00+00:00"
+
+
+@pytest.mark.parametrize("time_zone", ["America", "Etc", "x" * 300, "../../etc/passwd", "Europe/", "utc"])
+def test_a_zone_outside_the_iana_database_is_400_never_500(alice_api, alice: User, time_zone: str) -> None:
+    kept = create(alice_api, alice, title="Kept")
+
+    created = alice_api.post(tasks_url(alice), {"title": "T", "time_zone": time_zone}, format="json")
+    changed = alice_api.patch(f"{tasks_url(alice)}/{kept['id']}", {"time_zone": time_zone}, format="json")
+    chat = alice_api.post(
+        f"/api/{alice.pk}/chat", {"message": "add buy milk tomorrow", "time_zone": time_zone}, format="json"
+    )
+    by_tool = run_tool(alice, "add_task", {"title": "T", "time_zone": time_zone})
+
+    for response in (created, changed, chat):
+        assert response.status_code == 400
+        assert "time_zone" in response.json()["errors"]
+    assert "time_zone" in by_tool["error"]
+    assert list(Task.objects.values_list("title", "time_zone")) == [("Kept", "UTC")]
+
+
+@pytest.mark.parametrize("moment", ["1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z", "9999-12-31T00:00:00Z"])
+def test_dates_past_the_bounds_are_refused_to_the_assistant_too(alice: User, moment: str) -> None:
+    kept = run_tool(alice, "add_task", {"title": "Kept"})
+
+    added = run_tool(alice, "add_task", {"title": "T", "due_date": moment})
+    reminded = run_tool(alice, "update_task", {"task_id": kept["task_id"], "remind_at": moment})
+
+    assert "due_date: Use a date from 1900-01-01 to 2999-12-31 (UTC)." in added["error"]
+    assert "remind_at: Use a date from 1900-01-01 to 2999-12-31 (UTC)." in reminded["error"]
+    assert list(Task.objects.values_list("title", "due_date", "remind_at")) == [("Kept", None, None)]
+
+
+def test_a_series_ends_at_the_last_date(alice_api, alice: User) -> None:
+    """2999 is the last year a date may have: a yearly rule from 2999 has no
+    date to go to, so it is refused when written, and a series reaching 2999
+    ends there."""
+    fields = {"title": "T", "due_date": "2999-06-01T08:00:00Z", "recurrence": "yearly"}
+    refused = alice_api.post(tasks_url(alice), fields, format="json")
+    first = create(alice_api, alice, title="T", due_date="2998-06-01T08:00:00Z", recurrence="yearly")
+
+    second = alice_api.patch(f"{tasks_url(alice)}/{first['id']}/complete").json()["next_task_id"]
+    last = alice_api.patch(f"{tasks_url(alice)}/{second}/complete").json()
+
+    assert refused.status_code == 400
+    assert Task.objects.get(pk=second).due_date.year == 2999
+    assert (last["completed"], last["next_task_id"]) == (True, None)
+
+
+def complete_at_the_cap(route: str, api, user: User, task_id: int) -> str:
+    """The error a completion at the cap gets, by `route`."""
+    url = f"{tasks_url(user)}/{task_id}"
+    if route == "chat_tool":
+        return run_tool(user, "complete_task", {"task_id": task_id})["error"]
+    response = {
+        "toggle": lambda: api.patch(f"{url}/complete"),
+        "complete_body": lambda: api.patch(f"{url}/complete", {"completed": True}, format="json"),
+        "put": lambda: api.put(url, {"completed": True}, format="json"),
+        "patch": lambda: api.patch(url, {"completed": True}, format="json"),
+    }[route]()
+    assert response.status_code == 409
+    return response.json()["code"]
+
+
+@pytest.mark.parametrize("route", ["toggle", "complete_body", "put", "patch", "chat_tool"])
+def test_completing_a_recurring_task_at_the_cap_is_409_and_changes_nothing(
+    alice_api, alice: User, settings, route: str
+) -> None:
+    settings.MAX_TASKS_PER_USER = 3
+    first = weekly(alice_api, alice)
+    create(alice_api, alice, title="Two")
+    create(alice_api, alice, title="Three")
+
+    error = complete_at_the_cap(route, alice_api, alice, first["id"])
+
+    assert error == "task_limit_reached" or "limit of 3 tasks" in error
+    task = Task.objects.get(pk=first["id"])
+    assert (task.completed, task.next_task_id) == (False, None)
+    assert Task.objects.count() == 3
+
+
+def test_thirty_completions_never_pass_the_cap(alice_api, alice: User, settings) -> None:
+    """The review's attack: a cap of 3, one recurring task completed 30 times
+    (each time its newest occurrence) made 33 tasks."""
+    settings.MAX_TASKS_PER_USER = 3
+    newest = weekly(alice_api, alice)["id"]
+    statuses = []
+    for _ in range(30):
+        response = alice_api.patch(f"{tasks_url(alice)}/{newest}/complete")
+        statuses.append(response.status_code)
+        if response.status_code == 200:
+            newest = response.json()["next_task_id"]
+
+    assert statuses == [200, 200] + [409] * 28
+    assert Task.objects.count() == 3

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from accounts.models import User
 from tasks.models import Task
@@ -255,7 +256,41 @@ def test_complete_with_a_json_null_body_is_400(alice_api, alice: User, alices_ta
     assert alices_task.completed is False
 
 
-@pytest.mark.parametrize("year", [1, 305, 999, 1000, 2026, 9999])
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "0001-01-01T00:00:00Z",
+        "1899-12-31T23:59:59Z",
+        "1900-01-01T00:59:59+01:00",  # 1899 in UTC
+        "3000-01-01T00:00:00Z",
+        "2999-12-31T23:00:00-01:00",  # 3000 in UTC
+        "9999-12-31T23:59:59Z",
+    ],
+)
+@pytest.mark.parametrize("field", ["due_date", "remind_at"])
+def test_dates_before_1900_or_after_2999_are_400(alice_api, alice: User, field: str, moment: str) -> None:
+    created = alice_api.post(tasks_url(alice), {"title": "Old", field: moment}, format="json")
+    task = Task.objects.create(owner=alice, title="Kept")
+    changed = alice_api.patch(task_url(alice, task.pk), {field: moment}, format="json")
+
+    assert (created.status_code, changed.status_code) == (400, 400)
+    assert created.json()["errors"][field] == ["Use a date from 1900-01-01 to 2999-12-31 (UTC)."]
+    assert list(Task.objects.filter(owner=alice).values_list("title", field)) == [("Kept", None)]
+
+
+def test_a_reminder_at_most_ten_years_ahead(alice_api, alice: User) -> None:
+    now = datetime.now(UTC)
+    in_ten_years = (now + relativedelta(years=10) - timedelta(minutes=1)).isoformat()
+    past_ten_years = (now + relativedelta(years=10, minutes=1)).isoformat()
+
+    accepted = alice_api.post(tasks_url(alice), {"title": "Far", "remind_at": in_ten_years}, format="json")
+    refused = alice_api.post(tasks_url(alice), {"title": "Far", "remind_at": past_ten_years}, format="json")
+
+    assert (accepted.status_code, refused.status_code) == (201, 400)
+    assert refused.json()["errors"]["remind_at"] == ["A reminder can be at most 10 years ahead."]
+
+
+@pytest.mark.parametrize("year", [1900, 2026, 2999])
 def test_every_year_comes_back_as_iso_8601_from_every_route(alice_api, alice: User, year: int) -> None:
     due = f"{year:04d}-10-27T21:52:06Z"
     expected = f"{year:04d}-10-27T21:52:06.000000Z"
