@@ -97,6 +97,12 @@ class Task(models.Model):
             # so PostgreSQL stores the same cast in the index).
             GinIndex(OpClass(Upper("title"), name="gin_trgm_ops"), name="tasks_title_trgm_idx"),
             GinIndex(OpClass(Upper("description"), name="gin_trgm_ops"), name="tasks_description_trgm_idx"),
+            # The count of an owner's pending reminders, a new reminder's priority (tasks/reminders.py).
+            models.Index(
+                fields=["owner", "remind_at"],
+                condition=models.Q(remind_at__isnull=False, completed=False),
+                name="tasks_owner_reminders_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

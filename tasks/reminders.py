@@ -7,16 +7,25 @@ job to one worker (FOR UPDATE SKIP LOCKED), and the notification is written
 under the task's row lock with a unique (task, remind_at) key, so two workers
 or a retried job still make one notification.
 
-A job does not need cancelling: when it runs it checks the task as it is then,
-and fires only if the task still exists, is not completed and still has this
-reminder time (a re-scheduled task has deferred a job of its own)."""
+One pending job per task: its queueing lock names the task, and a new time
+deletes the job of the old one first (procrastinate's unique index on the
+locks of waiting jobs finds it). A job left by a task completed or deleted
+since needs no cancelling: when it runs it checks the task as it is then,
+and fires only if the task still exists, is not completed and still has
+this reminder time.
+
+Fair between users: a job's priority is minus the number of its owner's
+other pending reminders, and workers take the highest first, so a user who
+set thousands of reminders for one minute delays another user's reminder of
+that minute by one job, not by thousands."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
@@ -42,12 +51,26 @@ def send_reminder(task_id: int, remind_at: str) -> None:
 
 
 def schedule_reminder(task: Task) -> None:
-    """Defer the reminder of a saved task, inside the caller's transaction."""
+    """Defer the reminder of a saved task in place of a job it has waiting,
+    inside the caller's transaction (which holds the task's row lock, or
+    made the task)."""
+    lock = _queueing_lock(task.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM procrastinate_jobs WHERE queueing_lock = %s AND status = 'todo'", [lock])
     if task.remind_at is None or task.completed:
         return
-    send_reminder.configure(schedule_at=task.remind_at).defer(
+    others = (
+        Task.objects.filter(owner_id=task.owner_id, completed=False, remind_at__gt=timezone.now())
+        .exclude(pk=task.pk)
+        .count()
+    )
+    send_reminder.configure(schedule_at=task.remind_at, queueing_lock=lock, priority=-others).defer(
         task_id=task.pk, remind_at=task.remind_at.isoformat()
     )
+
+
+def _queueing_lock(task_id: int) -> str:
+    return f"reminder:{task_id}"
 
 
 def fire_reminder(task_id: int, remind_at: datetime) -> Notification | None:

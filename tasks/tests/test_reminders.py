@@ -79,14 +79,16 @@ def test_a_create_that_fails_defers_nothing(alice: User, settings) -> None:
     assert reminder_jobs() == []
 
 
-def test_a_new_reminder_time_defers_a_new_job(alice_api, alice: User) -> None:
+def test_a_new_reminder_time_replaces_the_waiting_job(alice_api, alice: User) -> None:
     task = create_task(owner=alice, title="Call", remind_at=AT)
     url = f"/api/{alice.pk}/tasks/{task.pk}"
 
     alice_api.patch(url, {"title": "Call mom"}, format="json")
     assert len(reminder_jobs()) == 1
     alice_api.patch(url, {"remind_at": "2030-01-07T10:00:00Z"}, format="json")
-    assert [job.scheduled_at for job in reminder_jobs()] == [AT, AT + timedelta(hours=2)]
+    assert [job.scheduled_at for job in reminder_jobs()] == [AT + timedelta(hours=2)]
+    alice_api.patch(url, {"remind_at": None}, format="json")
+    assert reminder_jobs() == []
 
 
 def test_a_reminder_fires_once(alice: User) -> None:
@@ -316,3 +318,55 @@ def test_run_worker_false_leaves_reminders_to_a_worker(live_server_process, alic
     time.sleep(2)
     assert not Notification.objects.exists()
     assert len(reminder_jobs()) == 1
+
+
+# --- one pending job per task, fair between users ----------------------------------
+
+
+def test_four_hundred_reschedules_leave_one_waiting_job(alice_api, alice: User) -> None:
+    task = create_task(owner=alice, title="Call", remind_at=AT)
+    url = f"/api/{alice.pk}/tasks/{task.pk}"
+
+    for minutes in range(1, 401):
+        response = alice_api.patch(
+            url, {"remind_at": (AT + timedelta(minutes=minutes)).isoformat()}, format="json"
+        )
+        assert response.status_code == 200
+
+    [job] = reminder_jobs()
+    assert (job.scheduled_at, job.args["remind_at"]) == (
+        AT + timedelta(minutes=400),
+        job.scheduled_at.isoformat(),
+    )
+
+
+def test_a_flood_of_reminders_goes_behind_another_users_one(alice: User, bob: User) -> None:
+    """Each new reminder of a user waits behind those of users with fewer."""
+    for n in range(5):
+        create_task(owner=alice, title=f"Flood {n}", remind_at=AT)
+    create_task(owner=bob, title="Bob's", remind_at=AT)
+
+    priorities = {job.args["task_id"]: job.priority for job in reminder_jobs()}
+    alices = [priorities[task.pk] for task in Task.objects.filter(owner=alice).order_by("pk")]
+    [bobs] = [priorities[task.pk] for task in Task.objects.filter(owner=bob)]
+    assert alices == [0, -1, -2, -3, -4]
+    assert bobs == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_users_reminder_fires_among_the_first_of_a_flood(workers, alice: User, bob: User) -> None:
+    """300 of alice's reminders and one of bob's, all due at once: bob's is
+    fired second (after alice's first, which came earlier with the same
+    priority), not three-hundredth. Counted in order, not in seconds."""
+    later = timezone.now() + timedelta(hours=1)
+    for n in range(300):
+        create_task(owner=alice, title=f"Flood {n}", remind_at=later)
+    bobs = create_task(owner=bob, title="Bob's", remind_at=later)
+    with connection.cursor() as cursor:  # an hour passes, for the queue: all due at once
+        cursor.execute("UPDATE procrastinate_jobs SET scheduled_at = scheduled_at - interval '1 hour'")
+
+    workers(1)
+
+    assert wait_until(lambda: Notification.objects.count() == 301)
+    order = list(Notification.objects.order_by("created_at", "pk").values_list("task_id", flat=True))
+    assert order.index(bobs.pk) <= 1
