@@ -8,6 +8,7 @@ the model can recover."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from todo_project.exceptions import flatten_errors
 from todo_project.fields import StrictCharField
 
 LIST_LIMIT = 100
+logger = logging.getLogger(__name__)
 
 _ID = {"type": "integer", "description": "The task's id, as list_tasks shows it.", "minimum": 1}
 _TASK_FIELDS: dict[str, Any] = {
@@ -260,3 +262,6 @@ def _run_tool(user: User, name: str, arguments: dict[str, Any] | None) -> Any:
         return {
             "error": _describe(exc.message_dict if hasattr(exc, "error_dict") else {"value": exc.messages})
         }
+    except Exception:  # its text is for the logs: a model or an MCP client gets a sentence
+        logger.exception("The %s tool failed", name)
+        return {"error": "The tool failed on the server's side; try again later."}

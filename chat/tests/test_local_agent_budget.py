@@ -62,7 +62,7 @@ def cpu_seconds_of_reply(user: User, message: str) -> float:
 
 
 def test_the_message_that_froze_a_server_costs_no_more_than_any_other(alice: User) -> None:
-    """"add x", 32 commas, "x": 13 s of CPU before, each comma more x1.7."""
+    """ "add x", 32 commas, "x": 13 s of CPU before, each comma more x1.7."""
     respond(alice, "add a first task")  # its imports, once
     for commas in (32, 64, 1000):
         assert cpu_seconds_of_reply(alice, "add x" + "," * commas + "x") < MESSAGE_BUDGET_SECONDS

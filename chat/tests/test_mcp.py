@@ -21,7 +21,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from accounts.models import User
-from chat.tools import RESULT_SCHEMAS, TOOL_NAMES, TOOL_SCHEMAS
+from chat.tools import RESULT_SCHEMAS, TOOL_NAMES, TOOL_SCHEMAS, run_tool
 from conftest import (
     REQUEST_GUARD_SECONDS,
     ROOT,
@@ -308,3 +308,80 @@ def test_a_recurring_task_with_a_reminder_over_mcp(server: ServerProcess, alice:
     assert following.remind_at.isoformat() == "2030-01-14T07:45:00+00:00"
     assert refused.is_error
     assert "recurrence" in json.loads(refused.content[0].text)["error"]
+
+
+# --- what the security review tried --------------------------------------------------
+
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def test_get_is_405_instead_of_a_stream_held_open(server: ServerProcess, alice: User) -> None:
+    headers = {**auth_headers(alice), "Accept": "text/event-stream"}
+
+    for method in ("GET", "HEAD"):
+        response = httpx.request(method, f"{server.url}/mcp", headers=headers)
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST"
+    assert httpx.get(f"{server.url}/mcp", headers=headers).json()["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]',  # a batch
+        '{"jsonrpc": "1.0", "id": 1, "method": "ping"}',
+        '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": "x"}',
+        "not json",
+        '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "add_task", "arguments": 7}}',
+    ],
+)
+def test_a_body_that_is_not_one_json_rpc_message_gets_a_sentence(
+    server: ServerProcess, alice: User, body: str
+) -> None:
+    response = httpx.post(f"{server.url}/mcp", headers={**MCP_HEADERS, **auth_headers(alice)}, content=body)
+
+    message = response.json()["error"]["message"]
+    assert response.status_code in (200, 400)
+    for internal in ("pydantic", "validation error", "input_value", "line 1 column", "Traceback", ".py"):
+        assert internal not in message.lower()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ({"title": "T", "time_zone": "America"}, "is not a time zone"),
+        ({"title": "T", "time_zone": "x" * 300}, "time_zone"),
+        ({"title": "T", "due_date": "9999-12-31T00:00:00Z", "recurrence": "daily"}, "from 1900-01-01"),
+        (
+            {
+                "title": "T",
+                "due_date": "2026-11-30T08:00:00Z",
+                "recurrence": "FREQ=DAILY;INTERVAL=7;BYDAY=TU",
+            },
+            "no date",
+        ),
+    ],
+)
+def test_a_tool_error_is_a_sentence_never_an_exception(
+    server: ServerProcess, alice: User, arguments: dict, words: str
+) -> None:
+    answer = over_http(server, alice, call("add_task", arguments))
+
+    assert answer.is_error
+    text = json.loads(answer.content[0].text)["error"]
+    assert words in text
+    assert ".py" not in text  # no path of the server's
+    assert "Error" not in text  # no exception's name (IsADirectoryError, OverflowError)
+    assert not Task.objects.exists()
+
+
+def test_a_tool_that_fails_unexpectedly_answers_a_sentence(alice: User, monkeypatch, caplog) -> None:
+    def broken(**_: Any) -> Any:
+        raise OverflowError("date value out of range in /srv/app/tasks/services.py")
+
+    monkeypatch.setattr("tasks.services.create_task", broken)
+
+    result = run_tool(alice, "add_task", {"title": "T"})
+
+    assert result == {"error": "The tool failed on the server's side; try again later."}
+    assert "OverflowError" in caplog.text  # for the logs, with its traceback
