@@ -177,8 +177,10 @@ def user_id_from_claims(claims: dict[str, Any]) -> str:
 
 def token_holder(claims: TokenClaims) -> QuerySet[User]:
     """The active user a verified token still speaks for (none when the user
-    is gone, deactivated, or has ended the token): the one place of that rule."""
-    users = User.objects.filter(pk=claims.user_id, is_active=True)
+    is gone, deactivated, or has ended the token, and none across origins: a
+    token made elsewhere speaks only for a user made by such a token, ours
+    only for a user who signed up here): the one place of that rule."""
+    users = User.objects.filter(pk=claims.user_id, is_active=True, external=claims.external)
     if claims.version is not None:
         return users.filter(token_version=claims.version)
     return users.filter(Q(tokens_revoked_at__isnull=True) | Q(tokens_revoked_at__lt=_revoked_before(claims)))
@@ -192,18 +194,21 @@ def _revoked_before(claims: TokenClaims) -> datetime:
 def token_holder_statement(claims: TokenClaims) -> Statement:
     """token_holder(claims)'s id as SQL (for an EXISTS), compiled once per shape."""
     if claims.version is not None:
-        return _holder_template(versioned=True).statement(user_id=claims.user_id, version=claims.version)
-    return _holder_template(versioned=False).statement(
+        return _holder_template(versioned=True, external=claims.external).statement(
+            user_id=claims.user_id, version=claims.version
+        )
+    return _holder_template(versioned=False, external=claims.external).statement(
         user_id=claims.user_id, revoked_before=_revoked_before(claims)
     )
 
 
 @functools.cache
-def _holder_template(*, versioned: bool) -> Template:
+def _holder_template(*, versioned: bool, external: bool) -> Template:
     sample = TokenClaims(
         user_id=str(uuid.uuid4()),
         issued_at=datetime(1970, 1, 2, microsecond=secrets.randbelow(10**6), tzinfo=UTC),
         version=secrets.randbelow(2**30) + 2 if versioned else None,
+        external=external,
     )
     holders = token_holder(sample).values("pk")
     if versioned:
@@ -235,14 +240,20 @@ def token_user(claims: TokenClaims) -> User | None:
         return token_holder(claims).get()
     except User.DoesNotExist:
         pass
-    if not claims.external or User.objects.filter(pk=claims.user_id).exists():
+    if not claims.external:
         return None  # gone, deactivated, or the token ended
+    existing = User.objects.filter(pk=claims.user_id).values_list("external", flat=True).first()
+    if existing is not None:
+        if not existing:
+            logger.warning("Refused a token made elsewhere for %s, who signed up here.", claims.user_id)
+        return None  # gone, deactivated, the token ended, or one of ours
     try:
         email = normalize_email(claims.email or "")
         validate_email(email)
     except DjangoValidationError:
         return None
-    user = User(id=claims.user_id, email=email, name=(claims.name or "").strip()[:100] or email.split("@")[0])
+    name = (claims.name or "").strip()[:100] or email.split("@")[0]
+    user = User(id=claims.user_id, email=email, name=name, external=True)
     user.set_unusable_password()
     try:
         with transaction.atomic():

@@ -70,6 +70,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # (no version in them) end when issued before tokens_revoked_at.
     token_version = models.PositiveIntegerField(default=0, editable=False)
     tokens_revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Made on first sight of a token made elsewhere (Better Auth). Only such
+    # tokens speak for such a user, and never for one who signed up here.
+    external = models.BooleanField(default=False, editable=False)
 
     objects = UserManager()
 

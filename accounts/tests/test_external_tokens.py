@@ -20,6 +20,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.conf import settings as django_settings
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
 from rest_framework.test import APIClient
 
@@ -170,6 +171,40 @@ def test_a_deactivated_better_auth_user_is_not_made_again(jwks_server) -> None:
     assert User.objects.count() == 1
 
 
+def test_a_better_auth_token_never_speaks_for_an_account_that_signed_up_here(
+    jwks_server, alice: User, caplog
+) -> None:
+    """Whatever its email (alice's own, or another), on the Django path and
+    on the event loop's task routes."""
+    for email in (alice.email, "erin@example.com"):
+        client = as_bearer(better_auth_token(user_id=str(alice.pk), email=email))
+
+        me = client.get("/api/auth/me")
+        tasks = client.get(f"/api/{alice.pk}/tasks")
+
+        assert (me.status_code, tasks.status_code) == (401, 401)
+    assert User.objects.get(pk=alice.pk).external is False
+    assert "who signed up here" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_fast_task_routes_refuse_it_too(shared_server, alice: User) -> None:
+    now = datetime.now(UTC)
+    claims = {"sub": str(alice.pk), "email": alice.email, "iat": now, "exp": now + timedelta(hours=1)}
+    token = jwt.encode(claims, django_settings.BETTER_AUTH_SECRET, "HS256")  # no iss: made elsewhere
+    server = shared_server()
+
+    listed = httpx.get(f"{server.url}/api/{alice.pk}/tasks", headers={"Authorization": f"Bearer {token}"})
+    created = httpx.post(
+        f"{server.url}/api/{alice.pk}/tasks",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"title": "x"},
+    )
+
+    assert (listed.status_code, created.status_code) == (401, 401)
+    assert not Task.objects.exists()
+
+
 def test_an_own_token_of_a_deleted_user_does_not_make_them_again(alice: User) -> None:
     client = as_bearer(auth_headers(alice)["Authorization"].split()[1])
     alice.delete()
@@ -183,6 +218,19 @@ def forged() -> str:
     now = datetime.now(UTC)
     claims = {"sub": "forger", "email": "f@example.com", "iat": now, "exp": now + timedelta(minutes=5)}
     return jwt.encode(claims, other, algorithm="EdDSA", headers={"kid": "key-EdDSA"})
+
+
+def key_in_header(name: str) -> str:
+    """A token signed with the attacker's own key, which its header offers
+    (jwk) or points to (jku, x5u): only the configured JWKS counts."""
+    attacker = ed25519.Ed25519PrivateKey.generate()
+    jwk = json.loads(OKPAlgorithm.to_jwk(attacker.public_key()))
+    offered = {"jwk": jwk, "jku": "https://evil.example.com/jwks", "x5u": "https://evil.example.com/cert"}[
+        name
+    ]
+    now = datetime.now(UTC)
+    claims = {"sub": "attacker", "email": "a@example.com", "iat": now, "exp": now + timedelta(minutes=5)}
+    return jwt.encode(claims, attacker, algorithm="EdDSA", headers={"kid": "key-EdDSA", name: offered})
 
 
 def alg_none() -> str:
@@ -212,6 +260,9 @@ def alg_none() -> str:
             ),
             id="unknown-kid",
         ),
+        pytest.param(lambda: key_in_header("jwk"), id="jwk-header"),
+        pytest.param(lambda: key_in_header("jku"), id="jku-header"),
+        pytest.param(lambda: key_in_header("x5u"), id="x5u-header"),
     ],
 )
 def test_bad_tokens_are_401(jwks_server, settings, make_token) -> None:

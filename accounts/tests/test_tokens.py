@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.auth import ISSUER
 from accounts.models import User
 from accounts.tests import urls as guarded_urls
 
@@ -20,8 +21,11 @@ OTHER_SECRET = "another-secret-that-is-also-long-enough-42"
 
 
 def make_token(claims: dict, secret: str | None = None, algorithm: str = "HS256") -> str:
+    """A token made by hand, with our own iss unless `claims` says otherwise
+    (None leaves it out)."""
     now = datetime.now(UTC)
-    claims = {"iat": now, "exp": now + timedelta(hours=1)} | claims
+    claims = {"iat": now, "exp": now + timedelta(hours=1), "iss": ISSUER} | claims
+    claims = {name: value for name, value in claims.items() if value is not None}
     return jwt.encode(claims, secret or django_settings.BETTER_AUTH_SECRET, algorithm=algorithm)
 
 
@@ -53,6 +57,19 @@ def test_a_token_made_by_hand_with_the_secret_is_accepted(api, alice: User, clai
 
     assert response.status_code == 200
     assert response.json()["id"] == str(alice.pk)
+
+
+@pytest.mark.parametrize("issuer", [None, "http://127.0.0.1:3000", "todo-backend-2"])
+@pytest.mark.parametrize("email", [None, "alice@example.com", "mallory@example.com"])
+def test_a_token_made_elsewhere_never_speaks_for_an_account_that_signed_up_here(
+    api, alice: User, issuer: str | None, email: str | None
+) -> None:
+    """Without our iss a token is one made elsewhere (Better Auth's): it may
+    make and speak for users of its own, never for alice, whatever its email."""
+    token = make_token({"sub": str(alice.pk), "iss": issuer, "email": email})
+
+    assert_invalid_token(get_me(api, token))
+    assert User.objects.get(pk=alice.pk).external is False
 
 
 def test_jwt_algorithm_selects_the_signing_algorithm(api, alice: User, settings) -> None:

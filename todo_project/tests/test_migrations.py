@@ -31,7 +31,7 @@ def test_uuid_user_ids_become_opaque_strings_keeping_every_row_and_token() -> No
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
     user = old.get_model("accounts", "User").objects.create(
-        email="dora@example.com", email_key="DORA@EXAMPLE.COM".casefold(), name="Dora", password="!"
+        email="dora@example.com", email_key="DORA@EXAMPLE.COM".casefold(), name="Dora", password="md5$s$h"
     )
     assert isinstance(user.pk, uuid.UUID)  # the schema before: a uuid key
     old.get_model("tasks", "Task").objects.create(owner=user, title="Kept across the migration", tags=[])
@@ -56,3 +56,26 @@ def test_uuid_user_ids_become_opaque_strings_keeping_every_row_and_token() -> No
     messages = client.get(f"/api/{user_id}/conversations/{conversation.pk}").json()["messages"]
     assert [message["content"] for message in messages] == ["Hello"]
     assert client.post(f"/api/{user_id}/tasks", {"title": "New"}, format="json").status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+def test_users_made_by_external_tokens_are_marked_external_and_keep_their_tokens() -> None:
+    """Before accounts 0004 the users first seen in a Better Auth token were
+    the only ones without a usable password ("!..."); after it they are
+    external, and the others are not."""
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    before = [node for node in latest if node[0] != "accounts"] + [("accounts", "0003_opaque_user_ids")]
+    executor.migrate(before)
+    old_users = executor.loader.project_state(before).apps.get_model("accounts", "User").objects
+    old_users.create(id="k3Jd8sLq0PzXw2VbN7mRt5YcA1eG9hU", email="bea@example.com", name="Bea", password="!x")
+    old_users.create(id=str(uuid.uuid4()), email="dora@example.com", name="Dora", password="md5$s$h")
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(latest)
+
+    assert dict(User.objects.values_list("email", "external")) == {
+        "bea@example.com": True,
+        "dora@example.com": False,
+    }
