@@ -8,6 +8,7 @@ here without a hop, and sessions, users and messages run only for the admin."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote_to_bytes
 
@@ -16,11 +17,13 @@ from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from todo_project.exceptions import error_body
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+logger = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -45,7 +48,7 @@ def query_string_is_utf8(query_string: str) -> bool:
 class SecurityMiddleware:
     """What Django's CommonMiddleware, SecurityMiddleware and
     XFrameOptionsMiddleware do with this project's settings: check the Host
-    header against ALLOWED_HOSTS (a bad one is a 400) and set the security
+    header against ALLOWED_HOSTS (a bad one is a 400 invalid_host) and set the security
     headers (HSTS on HTTPS). No HTTPS redirect: TLS ends at the ingress. A
     query string that is not UTF-8 is a 400 too."""
 
@@ -57,13 +60,16 @@ class SecurityMiddleware:
         markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        request.get_host()  # raises DisallowedHost
-        if not query_string_is_utf8(request.META.get("QUERY_STRING", "")):
-            # Django would read it with replacement characters; say so instead.
-            body = error_body("The query string is not valid UTF-8.", "parse_error")
+        try:
+            request.get_host()
+        except DisallowedHost:
+            # Anyone can send any Host: one line, not Django's error with a traceback.
+            host = request.META.get("HTTP_HOST", "")
+            logger.warning("Refused a request for host %r, not in ALLOWED_HOSTS.", host[:100])
+            body = error_body("This server does not answer for that Host.", "invalid_host")
             response: HttpResponseBase = JsonResponse(body, status=400)
         else:
-            response = await self.get_response(request)
+            response = await self._checked_query(request)
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)
         if settings.SECURE_HSTS_SECONDS and request.is_secure():
@@ -72,6 +78,12 @@ class SecurityMiddleware:
                 hsts += "; includeSubDomains"
             response.headers.setdefault("Strict-Transport-Security", hsts)
         return response
+
+    async def _checked_query(self, request: HttpRequest) -> HttpResponseBase:
+        if not query_string_is_utf8(request.META.get("QUERY_STRING", "")):
+            # Django would read it with replacement characters; say so instead.
+            return JsonResponse(error_body("The query string is not valid UTF-8.", "parse_error"), status=400)
+        return await self.get_response(request)
 
 
 class AdminSessionMiddleware:

@@ -1,6 +1,7 @@
 """Every error body is JSON in the shape {"detail", "code"[, "errors"]}."""
 
 import json
+import logging
 
 import httpx
 import pytest
@@ -150,12 +151,20 @@ def test_a_chunked_body_under_the_limit_reaches_django(shared_server) -> None:
     assert response.json()["code"] == "not_found"
 
 
-def test_a_request_django_refuses_is_a_json_400(settings) -> None:
+def test_a_host_not_allowed_is_a_json_400_and_one_warning_line(settings, caplog) -> None:
     settings.ALLOWED_HOSTS = ["api.example.com"]
 
-    response = Client().get("/openapi.json", HTTP_HOST="evil.example.com")
+    with caplog.at_level(logging.INFO):
+        response = Client().get("/openapi.json", HTTP_HOST="evil.example.com\r\nX: " + "y" * 500)
 
-    assert_error(response, 400, "parse_error")
+    assert_error(response, 400, "invalid_host")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    [record] = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert record.levelno == logging.WARNING
+    assert record.exc_info is None
+    assert "evil.example.com" in record.getMessage()
+    assert "\n" not in record.getMessage()
+    assert len(record.getMessage()) < 200
 
 
 def test_responses_carry_the_security_headers(api) -> None:

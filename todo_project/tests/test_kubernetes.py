@@ -115,10 +115,18 @@ def test_the_configmap_names_hosts_and_trusted_proxies() -> None:
 
 def test_the_pods_get_djangos_own_key_from_the_secret(pod: dict) -> None:
     [container] = pod["containers"]
-    keys = {item["valueFrom"]["secretKeyRef"]["key"] for item in container["env"] if "valueFrom" in item}
+    references = {
+        item["valueFrom"]["secretKeyRef"]["key"]: item["valueFrom"]["secretKeyRef"]
+        for item in container["env"]
+        if "valueFrom" in item
+    }
 
-    assert {"DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_PREVIOUS"} <= keys
-    assert "MIGRATION_DATABASE_URL" not in keys
+    assert {"DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_PREVIOUS"} <= set(references)
+    # A deployment without its own key would sign admin sessions with one
+    # derived from BETTER_AUTH_SECRET: a pod does not start without it.
+    assert references["DJANGO_SECRET_KEY"].get("optional", False) is False
+    assert references["DJANGO_SECRET_KEY_PREVIOUS"]["optional"] is True
+    assert "MIGRATION_DATABASE_URL" not in references
 
 
 def test_the_migration_job_migrates_as_the_schema_owner_with_the_same_security_context() -> None:
