@@ -2,7 +2,8 @@
 /openapi.json (examples, boundary cases, random data and stateful sequences
 that follow the links it infers), authenticated as alice, and checks that no
 answer is a server error, breaks the schema or uses an undocumented status,
-and that none reaches bob's data. Deterministic, and bounded in work: a number
+that none reaches bob's data, and that none costs the server more than
+100 ms of CPU (fuzz_checks.py). Deterministic, and bounded in work: a number
 of examples per operation, not a number of seconds."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ CHECKS = [
     "response_schema_conformance",
     "status_code_conformance",
     "never_shows_another_users_data",
+    "stays_within_its_cpu_budget",
 ]
 MAX_EXAMPLES = 150
 # Limits that only stop a hang: the run takes about 2 minutes here, a request
@@ -61,6 +63,7 @@ def test_generated_requests_find_no_failure(
         "PYTHONPATH": str(ROOT),
         "SCHEMATHESIS_HOOKS": "todo_project.tests.fuzz_checks",
         "FUZZ_FORBIDDEN_TEXT": "\n".join(forbidden),
+        "FUZZ_SERVER_PID": str(server.process.pid),
     }
 
     result = subprocess.run(
