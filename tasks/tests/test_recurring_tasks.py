@@ -3,7 +3,7 @@ occurrence once; the series ends at COUNT or UNTIL."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -419,3 +419,20 @@ def test_thirty_completions_never_pass_the_cap(alice_api, alice: User, settings)
 
     assert statuses == [200, 200] + [409] * 28
     assert Task.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("due", "zone"),
+    [(datetime(9999, 12, 31, 12, tzinfo=UTC), "UTC"), (datetime(1, 1, 1, tzinfo=UTC), "America/New_York")],
+)
+def test_a_task_stored_before_the_date_bounds_still_completes(alice_api, alice: User, due, zone: str) -> None:
+    """Rows written before dates were bounded: completing one ends its series
+    (it used to overflow: a 500, and a task that could never be completed)."""
+    task = Task.objects.create(
+        owner=alice, title="Old", due_date=due, recurrence="FREQ=DAILY", time_zone=zone
+    )
+
+    response = alice_api.patch(f"{tasks_url(alice)}/{task.pk}/complete")
+
+    assert response.status_code == 200
+    assert (response.json()["completed"], response.json()["next_task_id"]) == (True, None)

@@ -278,6 +278,16 @@ def test_dates_before_1900_or_after_2999_are_400(alice_api, alice: User, field: 
     assert list(Task.objects.filter(owner=alice).values_list("title", field)) == [("Kept", None)]
 
 
+@pytest.mark.parametrize(
+    "moment", ["1900-01-01T00:00:00Z", "2999-12-31T23:59:59Z", "2999-12-31T23:59:59+00:00"]
+)
+def test_dates_at_the_bounds_are_kept(alice_api, alice: User, moment: str) -> None:
+    created = alice_api.post(tasks_url(alice), {"title": "Edge", "due_date": moment}, format="json")
+
+    assert created.status_code == 201
+    assert created.json()["due_date"] == moment[:19] + ".000000Z"
+
+
 def test_a_reminder_at_most_ten_years_ahead(alice_api, alice: User) -> None:
     now = datetime.now(UTC)
     in_ten_years = (now + relativedelta(years=10) - timedelta(minutes=1)).isoformat()
