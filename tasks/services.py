@@ -71,6 +71,13 @@ def create_task(*, owner: User, **fields: Any) -> Task:
     """A new task with new_task's fields, unless the owner already has
     MAX_TASKS_PER_USER; its reminder is scheduled in the same transaction."""
     task = new_task(owner=owner, **fields)
+    _insert_under_the_cap(task)
+    schedule_reminder(task)
+    return task
+
+
+def _insert_under_the_cap(task: Task) -> None:
+    """Save a new task with creation_statement, or TaskLimitReached."""
     statement = creation_statement(task)
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, statement.params)
@@ -79,8 +86,6 @@ def create_task(*, owner: User, **fields: Any) -> Task:
     if row is None:
         raise TaskLimitReached()
     task.pk = row[0]
-    schedule_reminder(task)
-    return task
 
 
 def new_task(
@@ -238,14 +243,7 @@ def _make_next_occurrence(task: Task) -> None:
         updated_at=now,
     )
     _validate(following)
-    statement = creation_statement(following)
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
-        cursor.nextset()
-        row = cursor.fetchone()
-    if row is None:
-        raise TaskLimitReached()
-    following.pk = row[0]
+    _insert_under_the_cap(following)
     task.next_task = following
     task.save(update_fields=["next_task"])
     schedule_reminder(following)
