@@ -69,6 +69,7 @@ class TokenClaims:
     external: bool = False
     email: str | None = None
     name: str | None = None
+    expires_at: datetime | None = None
 
 
 def issue_token(user: User) -> IssuedToken:
@@ -150,6 +151,7 @@ def verify_token(token: str, *, fetch_keys: bool = True) -> TokenClaims:
         external=external,
         email=email if isinstance(email, str) else None,
         name=name if isinstance(name, str) else None,
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
     )
 
 
@@ -184,6 +186,21 @@ def token_holder(claims: TokenClaims) -> QuerySet[User]:
     if claims.version is not None:
         return users.filter(token_version=claims.version)
     return users.filter(Q(tokens_revoked_at__isnull=True) | Q(tokens_revoked_at__lt=_revoked_before(claims)))
+
+
+# What still_held reads of a user.
+HOLDER_FIELDS = ("pk", "is_active", "external", "token_version", "tokens_revoked_at")
+
+
+def still_held(claims: TokenClaims, user: dict[str, Any] | None) -> bool:
+    """token_holder's rule for a user already read (HOLDER_FIELDS; None: gone),
+    for code that checks many tokens in one query (the event streams)."""
+    if user is None or not user["is_active"] or user["external"] != claims.external:
+        return False
+    if claims.version is not None:
+        return user["token_version"] == claims.version
+    revoked_at = user["tokens_revoked_at"]
+    return revoked_at is None or revoked_at < _revoked_before(claims)
 
 
 def _revoked_before(claims: TokenClaims) -> datetime:

@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 from accounts.auth import TokenClaims, bearer_claims, token_holder_statement, token_user
 from accounts.models import User
 from chat.tools import RESULT_SCHEMAS, TOOL_SCHEMAS, run_tool
+from events.models import ChangeSource
 from todo_project.database import async_pool
 
 INSTRUCTIONS = (
@@ -66,7 +67,7 @@ def _run_for(user_id: Any, name: str, arguments: dict[str, Any] | None) -> Any:
         user = User.objects.filter(pk=user_id, is_active=True).first()
         if user is None:
             return {"error": "The user of this session no longer exists or is deactivated."}
-        return run_tool(user, name, arguments)
+        return run_tool(user, name, arguments, source=ChangeSource.MCP)
     finally:
         close_old_connections()
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import User
+from events.models import ChangeSource
 from tasks import services
 from tasks.serializers import TaskInputSerializer
 from todo_project.exceptions import flatten_errors
@@ -235,11 +236,19 @@ HANDLERS: dict[str, Callable[[User, dict[str, Any]], Any]] = {
 }
 
 
-def run_tool(user: User, name: str, arguments: dict[str, Any] | None, *, time_zone: str = "UTC") -> Any:
+def run_tool(
+    user: User,
+    name: str,
+    arguments: dict[str, Any] | None,
+    *,
+    time_zone: str = "UTC",
+    source: ChangeSource = ChangeSource.ASSISTANT,
+) -> Any:
     """Run one tool for `user`. Never raises for bad input: the result is then
     {"error": "..."}. Date-times without an offset are read in `time_zone`
-    (an IANA name), the zone whose time of day a recurring task keeps."""
-    with timezone.override(ZoneInfo(time_zone)):
+    (an IANA name), the zone whose time of day a recurring task keeps. The
+    changes it makes are recorded as made by `source`."""
+    with timezone.override(ZoneInfo(time_zone)), services.changes_by(source):
         return _run_tool(user, name, arguments)
 
 

@@ -16,17 +16,13 @@ import functools
 import io
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
-from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
-from django.utils.module_loading import import_string
 from rest_framework.utils import json
 
 from accounts.auth import TokenClaims, bearer_claims, token_holder_statement
@@ -35,7 +31,16 @@ from tasks import services
 from tasks.serializers import CompletionSerializer, TaskInputSerializer, TaskListQuerySerializer
 from todo_project.database import async_pool
 from todo_project.exceptions import ServiceUnavailable, error_response
-from todo_project.middleware import ASGIApp, Receive, Scope, Send, replay
+from todo_project.middleware import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    middleware_chain,
+    read_body,
+    replay,
+    send_response,
+)
 from todo_project.paging import total_from_page
 from todo_project.patterns import pattern
 from todo_project.sql import Template
@@ -49,19 +54,10 @@ class _ToDjango(HttpResponse):
     """Not for this path: Django answers the request."""
 
 
-def _middleware_chain(view: Callable[[HttpRequest], Awaitable[HttpResponseBase]]) -> Any:
-    """settings.MIDDLEWARE around `view`, as Django's handler builds it: every
-    entry is async-capable, and an exception becomes Django's answer for it."""
-    handler: Any = convert_exception_to_response(view)
-    for path in reversed(settings.MIDDLEWARE):
-        handler = convert_exception_to_response(import_string(path)(handler))
-    return handler
-
-
 class TaskRoutesMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.chain = _middleware_chain(self.view)
+        self.chain = middleware_chain(self.view)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -71,7 +67,7 @@ class TaskRoutesMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        body, ended = await _read_body(receive)
+        body, ended = await read_body(receive)
         request = ASGIRequest(scope, io.BytesIO(body))
         try:
             response = await self.chain(request)
@@ -80,7 +76,7 @@ class TaskRoutesMiddleware:
         if isinstance(response, _ToDjango):
             await self.app(scope, replay(body, receive, ended=ended), send)
             return
-        await _send_response(response, send)
+        await send_response(response, send)
 
     async def view(self, request: HttpRequest) -> HttpResponseBase:
         try:
@@ -157,6 +153,7 @@ class TaskRoutesMiddleware:
         )
         async with async_pool().connection() as connection:
             cursor = await connection.execute(statement.sql, statement.params)
+            cursor.nextset()
             row = await cursor.fetchone()
         if row is None:
             # Not found, the token's user is gone, or a recurring task (its
@@ -238,25 +235,3 @@ def _task_body_template() -> Template:
 
 def _json(body: str, *, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
     return HttpResponse(body, content_type="application/json", status=status, headers=headers)
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The whole request body (the limits layer has bounded it), and whether
-    the request ended cleanly."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
-
-
-async def _send_response(response: HttpResponseBase, send: Send) -> None:
-    content = response.content if isinstance(response, HttpResponse) else b"".join(response)
-    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
-    if not response.has_header("Content-Length"):
-        headers.append((b"content-length", str(len(content)).encode()))
-    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": content})

@@ -29,6 +29,7 @@ from django.utils import timezone
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
+from events.models import ChangeSource
 from tasks.models import Notification, NotificationKind, Task
 
 logger = logging.getLogger(__name__)
@@ -76,8 +77,14 @@ def _queueing_lock(task_id: int) -> str:
 def fire_reminder(task_id: int, remind_at: datetime) -> Notification | None:
     """The notification for the reminder of `task_id` at `remind_at`, unless
     the task is gone, completed or re-scheduled, or it already fired."""
-    with transaction.atomic():
-        task = Task.objects.select_for_update().filter(pk=task_id).first()
+    from tasks import services  # which imports this module
+
+    owner_id = Task.objects.filter(pk=task_id).values_list("owner_id", flat=True).first()
+    if owner_id is None:
+        return None
+    with transaction.atomic(), services.changes_by(ChangeSource.WORKER):
+        services.begin_change(owner_id)
+        task = Task.objects.select_for_update().filter(pk=task_id, owner_id=owner_id).first()
         if task is None or task.completed or task.remind_at != remind_at:
             return None
         # The row lock makes every firing of this task's reminders take turns.

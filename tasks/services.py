@@ -1,11 +1,19 @@
 """Every read and write of tasks. The REST views, the chat tools and the MCP
 server call these functions and nothing else, so ownership and validation
 rules live here: every function takes the owner from the caller's
-authentication, never from input."""
+authentication, never from input.
+
+Every write transaction starts with begin_change (or a statement that does
+the same): it names the change feed's `source` for the transaction (the
+triggers of events/migrations/0001_change_feed.py record each change) and
+takes the owner's row lock first, so a user's writes always lock the owner,
+then tasks, then the feed, in that order, and never deadlock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +28,7 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 
 from accounts.models import User
+from events.models import ChangeSource
 from tasks.models import Notification, Priority, Task, latest_reminder
 from tasks.recurrence import InvalidRule, check_recurs, next_due
 from tasks.reminders import schedule_reminder
@@ -58,6 +67,31 @@ class TaskLimitReached(exceptions.APIException):
         super().__init__(
             f"You have reached the limit of {settings.MAX_TASKS_PER_USER} tasks; delete some to add more."
         )
+
+
+# Who makes the changes of the current context: the change feed's `source`.
+# The REST routes leave the default; the assistant, MCP and the worker say so.
+CHANGE_SOURCE: ContextVar[str] = ContextVar("change_source", default=ChangeSource.API)
+
+# Names the transaction's source and locks the owner's row (see the module's docstring).
+_BEGIN_CHANGE_SQL = (
+    "SELECT set_config('todo.change_source', %s, true) FROM users WHERE users.id = %s FOR NO KEY UPDATE"
+)
+
+
+@contextmanager
+def changes_by(source: ChangeSource) -> Iterator[None]:
+    """Changes made inside the block are recorded as made by `source`."""
+    token = CHANGE_SOURCE.set(source)
+    try:
+        yield
+    finally:
+        CHANGE_SOURCE.reset(token)
+
+
+def begin_change(owner_id: Any) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_BEGIN_CHANGE_SQL, [CHANGE_SOURCE.get(), owner_id])
 
 
 @dataclass(frozen=True)
@@ -133,16 +167,17 @@ def creation_statement(task: Task, *, guard: Statement | None = None) -> Stateme
     one round trip: the owner's row lock, then the insert with its count. The
     lock makes the owner's creates take turns, and the insert's count, a
     statement of its own, sees every create that held the lock before, so two
-    at once cannot both take the last place."""
+    at once cannot both take the last place. The first statement is
+    begin_change's."""
     sql = (
-        "SELECT 1 FROM users WHERE users.id = %s FOR NO KEY UPDATE;"
+        f"{_BEGIN_CHANGE_SQL};"  # noqa: S608 - constant SQL, values as parameters
         " INSERT INTO tasks (owner_id, title, description, completed, priority, tags, due_date,"
         " recurrence, time_zone, occurrence, remind_at, created_at, updated_at)"
         " SELECT %s, %s, %s, %s, %s, %s::varchar[], %s, %s, %s, %s, %s, %s, %s"
         " WHERE (SELECT count(*) FROM tasks WHERE tasks.owner_id = %s) < %s"
     )
     params: list[Any] = [
-        task.owner_id,
+        CHANGE_SOURCE.get(), task.owner_id,
         task.owner_id, task.title, task.description, task.completed, task.priority, task.tags,
         task.due_date, task.recurrence, task.time_zone, task.occurrence, task.remind_at,
         task.created_at, task.updated_at, task.owner_id, settings.MAX_TASKS_PER_USER,
@@ -174,6 +209,7 @@ def update_task(*, owner: User, task_id: int, changes: Mapping[str, Any]) -> Tas
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
         raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
+    begin_change(owner.pk)
     task = get_task(owner=owner, task_id=task_id, for_update=True)
     was_completed, reminded_at = task.completed, task.remind_at
     for field, value in changes.items():
@@ -187,9 +223,9 @@ def update_task(*, owner: User, task_id: int, changes: Mapping[str, Any]) -> Tas
     _validate(task)
     if changes.keys() & {"recurrence", "due_date", "time_zone"}:
         _check_recurs(task)
-    task.save()
     if task.completed and not was_completed:
         _make_next_occurrence(task)
+    task.save()
     if task.remind_at != reminded_at:
         schedule_reminder(task)  # the job for the old time will find it changed
     return task
@@ -200,18 +236,21 @@ def set_task_completion(*, owner: User, task_id: int, completed: bool | None = N
     """Set completion, or toggle it when `completed` is None. The row's lock
     makes parallel toggles take turns, so n toggles flip it n times; a
     recurring task's next occurrence is made in the same transaction."""
+    begin_change(owner.pk)
     task = get_task(owner=owner, task_id=task_id, for_update=True)
     was_completed = task.completed
     task.completed = not task.completed if completed is None else completed
-    task.save(update_fields=["completed", "updated_at"])
     if task.completed and not was_completed:
         _make_next_occurrence(task)
+    # One update, the next occurrence's id included: one change of the task.
+    task.save(update_fields=["completed", "next_task", "updated_at"])
     # Re-opened, a task keeps its reminder: its job checks the task when it runs.
     return task
 
 
 def _make_next_occurrence(task: Task) -> None:
-    """The next occurrence of a completed recurring task, once: a task that
+    """The next occurrence of a completed recurring task (saved, and named
+    by task.next_task, which the caller saves), once: a task that
     already names its next occurrence (completed, re-opened, completed again)
     makes none, and the caller holds the task's row lock, so parallel
     completions take turns and the later ones see next_task_id. Like any
@@ -245,13 +284,14 @@ def _make_next_occurrence(task: Task) -> None:
     _validate(following)
     _insert_under_the_cap(following)
     task.next_task = following
-    task.save(update_fields=["next_task"])
     schedule_reminder(following)
 
 
+@transaction.atomic
 def delete_task(*, owner: User, task_id: int) -> Task:
     """Delete and return the task (its id and title stay readable)."""
-    task = get_task(owner=owner, task_id=task_id)
+    begin_change(owner.pk)
+    task = get_task(owner=owner, task_id=task_id, for_update=True)
     deleted_id = task.pk
     task.delete()
     task.pk = task.id = deleted_id
@@ -352,15 +392,17 @@ def completion_statement(
 ) -> Statement:
     """set_task_completion in one statement, for tasks that do not recur (a
     recurring one needs its next occurrence made): the row's lock makes
-    parallel toggles take turns. RETURNING the task's id and JSON body; no row
+    parallel toggles take turns. The first statement is begin_change's; the
+    second (cursor.nextset()) RETURNS the task's id and JSON body; no row
     when the task is not the owner's or recurs (or `guard`, an EXISTS
     condition, fails)."""
     sql = (
-        "UPDATE tasks SET completed = COALESCE(%s, NOT completed), updated_at = %s"
+        f"{_BEGIN_CHANGE_SQL};"  # noqa: S608 - constant SQL, values as parameters
+        " UPDATE tasks SET completed = COALESCE(%s, NOT completed), updated_at = %s"
         " WHERE tasks.id = %s AND tasks.owner_id = %s"
         " AND tasks.recurrence IS NULL"
     )
-    params: list[Any] = [completed, timezone.now(), task_id, owner_id]
+    params: list[Any] = [CHANGE_SOURCE.get(), owner_id, completed, timezone.now(), task_id, owner_id]
     if guard is not None:
         sql += f" AND EXISTS ({guard.sql})"
         params += guard.params
@@ -397,10 +439,12 @@ def list_notifications(
     return NotificationPage(items, total_matches(matches, len(items), limit=limit, offset=offset))
 
 
+@transaction.atomic
 def mark_notification_read(*, owner: User, notification_id: int) -> Notification:
     """The owner's notification, read from now on (the first reading's time stays)."""
     if not 0 < notification_id <= MAX_ID:
         raise NotificationNotFound()
+    begin_change(owner.pk)
     notification = Notification.objects.for_user(owner).filter(pk=notification_id).first()
     if notification is None:
         raise NotificationNotFound()

@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from django.conf import settings
+from django.db import close_old_connections
 from procrastinate import App, PsycopgConnector
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.utils import connector_params
@@ -26,6 +27,7 @@ logger = logging.getLogger("tasks.worker")
 RESTART_SECONDS = 1.0
 STOP_SECONDS = 10.0
 STALLED_CHECK_SECONDS = 60.0
+PRUNE_SECONDS = 3600.0
 
 
 def worker_app() -> App:
@@ -72,8 +74,10 @@ async def _run_until(worker: App, stopping: asyncio.Event, poll_seconds: float) 
             )
         )
         stalled = asyncio.create_task(_retry_stalled_jobs(worker))
+        pruning = asyncio.create_task(_prune_old_changes())
         await _until_done_or_set(working, stopping)
         stalled.cancel()
+        pruning.cancel()
         if not working.done():
             # Cancelling is procrastinate's graceful stop: the job in hand finishes.
             working.cancel()
@@ -103,6 +107,28 @@ async def _retry_stalled_jobs(worker: App) -> None:
                 await worker.job_manager.retry_job(job)
         except Exception as exc:  # noqa: BLE001 - the next round tries again
             logger.warning("Could not look for stalled jobs (%s)", type(exc).__name__)
+
+
+async def _prune_old_changes() -> None:
+    """The change feed's retention (events/pruning.py): at the start, then hourly."""
+    while True:
+        try:
+            changes, tickets = await asyncio.to_thread(_prune)
+            if changes or tickets:
+                logger.info("Pruned %d old changes and %d expired tickets", changes, tickets)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            logger.warning("Could not prune old changes (%s)", type(exc).__name__)
+        await asyncio.sleep(PRUNE_SECONDS)
+
+
+def _prune() -> tuple[int, int]:
+    from events.pruning import prune
+
+    close_old_connections()
+    try:
+        return prune()
+    finally:
+        close_old_connections()
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 _pool: AsyncConnectionPool | None = None
 
 
-def _connection_parameters() -> dict[str, Any]:
+def connection_parameters() -> dict[str, Any]:
     parameters = connections["default"].get_connection_params()
     parameters["cursor_factory"] = psycopg.AsyncClientCursor
     parameters["autocommit"] = True
@@ -31,7 +31,7 @@ async def open_async_pool() -> None:
     if _pool is None:
         pool_options = settings.DATABASES["default"]["OPTIONS"]["pool"]
         _pool = AsyncConnectionPool(
-            kwargs=_connection_parameters(),
+            kwargs=connection_parameters(),
             min_size=settings.ASYNC_POOL_MIN,
             max_size=settings.ASYNC_POOL_MAX,
             timeout=pool_options["timeout"],

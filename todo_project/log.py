@@ -15,7 +15,7 @@ from todo_project.patterns import pattern
 REDACTED = "[REDACTED]"
 
 _SENSITIVE_KEY = pattern(
-    r"(?i)password|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|"
+    r"(?i)password|passwd|pwd|secret|token|ticket|api[_-]?key|apikey|authorization|"
     r"credentials?|private[_-]?key|session[_-]?id|cookie"
 )
 

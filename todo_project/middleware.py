@@ -13,7 +13,10 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
 from django.conf import settings
+from django.core.handlers.exception import convert_exception_to_response
 from django.db import connections
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.module_loading import import_string
 from rest_framework.exceptions import APIException
 
 from todo_project.database import close_async_pool, open_async_pool
@@ -191,3 +194,34 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def middleware_chain(view: Callable[[HttpRequest], Awaitable[HttpResponseBase]]) -> Any:
+    """settings.MIDDLEWARE around `view`, as Django's handler builds it: every
+    entry is async-capable, and an exception becomes Django's answer for it."""
+    handler: Any = convert_exception_to_response(view)
+    for path in reversed(settings.MIDDLEWARE):
+        handler = convert_exception_to_response(import_string(path)(handler))
+    return handler
+
+
+async def read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The whole request body (the limits layer has bounded it), and whether
+    the request ended cleanly."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+
+
+async def send_response(response: HttpResponseBase, send: Send) -> None:
+    content = response.content if isinstance(response, HttpResponse) else b"".join(response)
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+    if not response.has_header("Content-Length"):
+        headers.append((b"content-length", str(len(content)).encode()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": content})

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "accounts",
     "tasks",
     "chat",
+    "events",  # live changes: the feed, the event stream, task history
     "health",
 ]
 
@@ -215,7 +216,7 @@ LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 
 CORS_ALLOWED_ORIGINS = env_origins("FRONTEND_URL", required=True)
 CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
-CORS_ALLOW_HEADERS = ["authorization", "content-type"]
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "last-event-id"]
 CORS_EXPOSE_HEADERS = ["Location", "X-Total-Count", "Retry-After"]
 # Browser clients such as axios with withCredentials need it; only the
 # origins above ever get it (a wildcard is refused by env_origins).
@@ -264,6 +265,16 @@ MAX_TASKS_PER_USER = env_int("MAX_TASKS_PER_USER", 10_000, minimum=1, maximum=1_
 RUN_WORKER = env_bool("RUN_WORKER", True)
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "reminders"
 PROCRASTINATE_IMPORT_PATHS = ["tasks.reminders"]
+
+# --- Live changes (events/) ----------------------------------------------------
+
+# Changes older than this are pruned by the worker; a cursor before them is 410.
+EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 30, minimum=1, maximum=3650)
+# An open event stream writes ": ping" at least this often, and ends this long
+# after its token expired or was revoked at the latest.
+EVENTS_HEARTBEAT_SECONDS = env_int("EVENTS_HEARTBEAT_SECONDS", 15, minimum=1, maximum=300)
+# Open event streams of one user on one process; the next one is 429.
+EVENTS_MAX_STREAMS_PER_USER = env_int("EVENTS_MAX_STREAMS_PER_USER", 10, minimum=1, maximum=1000)
 
 # --- OpenAPI -----------------------------------------------------------------
 

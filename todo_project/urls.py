@@ -12,6 +12,7 @@ api_patterns = [
     path("", include("accounts.urls")),
     path("", include("tasks.urls")),
     path("", include("chat.urls")),
+    path("", include("events.urls")),
 ]
 
 urlpatterns = [
