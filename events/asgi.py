@@ -127,19 +127,25 @@ async def _claims(request: HttpRequest) -> TokenClaims:
         return claims
     header = request.headers.get("Authorization", "").encode("latin-1")
     if not header:
-        raise exceptions.NotAuthenticated()
+        raise _bearer(exceptions.NotAuthenticated())
     claims = bearer_claims(header, fetch_keys=False)
     if claims is None:
         claims = await sync_to_async(bearer_claims)(header)  # a JWKS to fetch, or a bad token
     if claims is None:
-        raise invalid_token()
+        raise _bearer(invalid_token())
     holder = token_holder_statement(claims)
     async with async_pool().connection(timeout=READ_TIMEOUT_SECONDS) as connection:
         cursor = await connection.execute(f"SELECT EXISTS ({holder.sql})", holder.params)
         (held,) = await cursor.fetchone()
     if not held and not (claims.external and await sync_to_async(token_user)(claims) is not None):
-        raise invalid_token()  # gone, deactivated, revoked (or a new user that cannot be made)
+        raise _bearer(invalid_token())  # gone, deactivated, revoked (or a new user that cannot be made)
     return claims
+
+
+def _bearer(exc: exceptions.AuthenticationFailed | exceptions.NotAuthenticated) -> exceptions.APIException:
+    """A 401 with WWW-Authenticate: Bearer, as DRF's views answer it."""
+    exc.auth_header = "Bearer"  # type: ignore[union-attr]
+    return exc
 
 
 class _Read:
