@@ -176,3 +176,66 @@ def add_mcp(result: dict[str, Any], generator: Any, request: Any, public: bool) 
         }
     }
     return result
+
+
+EVENTS_DESCRIPTION = """The user's changes as Server-Sent Events (SPEC.md section 4b). First `retry: 3000`,
+then each change as `id: <cursor>`, `event: <type>`, `data: <the change as JSON, as GET .../changes
+writes it>`, and a `: ping` comment at least every EVENTS_HEARTBEAT_SECONDS. `Last-Event-ID` (it wins)
+or `since` replays what was missed, then the stream goes on live; with neither it starts from now. An
+expired cursor gives one `event: cursor_expired` and the stream ends. The stream ends when its token
+expires or is revoked, and at the server's shutdown (reconnect with the last cursor). Auth: a bearer
+token, or `ticket` from POST .../events/ticket (for EventSource, which cannot send headers)."""
+
+
+def add_event_stream(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """GET /api/{user_id}/events, served in front of Django (events/asgi.py)."""
+
+    def query(name: str, description: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": description,
+        }
+
+    errors = {
+        str(status): {
+            "description": ERROR_DESCRIPTIONS[status],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for status in (400, 401, 403, 429)
+    }
+    result.setdefault("paths", {})["/api/{user_id}/events"] = {
+        "get": {
+            "operationId": "events_stream",
+            "summary": "Live changes (Server-Sent Events)",
+            "description": EVENTS_DESCRIPTION,
+            "tags": ["events"],
+            "parameters": [
+                {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                query("since", "A cursor: replay the changes after it."),
+                query("ticket", "A single-use ticket, in place of the Authorization header."),
+                {
+                    "name": "Last-Event-ID",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "The last cursor received (EventSource sends it when it reconnects).",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The stream.",
+                    "content": {
+                        "text/event-stream": {
+                            "schema": {"type": "string"},
+                            "example": 'retry: 3000\n\nid: c1\nevent: task.created\ndata: {"cursor": "c1", ...}\n\n',
+                        }
+                    },
+                },
+                **errors,
+            },
+        }
+    }
+    return result

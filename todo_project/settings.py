@@ -298,6 +298,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "todo_project.schema.add_probes",
         "todo_project.schema.add_mcp",
+        "todo_project.schema.add_event_stream",
     ],
 }
 

@@ -311,3 +311,15 @@ def test_a_deleted_user_takes_its_changes_along(alice: User, bob: User) -> None:
     alice.delete()
 
     assert list(Change.objects.values_list("owner_id", flat=True)) == [bob.pk]
+
+
+def test_openapi_documents_the_feed_the_stream_the_ticket_and_history(api) -> None:
+    schema = api.get("/openapi.json").json()
+    paths = schema["paths"]
+
+    stream = paths["/api/{user_id}/events"]["get"]
+    assert "text/event-stream" in stream["responses"]["200"]["content"]
+    assert {p["name"] for p in stream["parameters"]} >= {"since", "ticket", "Last-Event-ID"}
+    assert set(paths["/api/{user_id}/changes"]["get"]["responses"]) >= {"200", "400", "401", "403", "410"}
+    assert "201" in paths["/api/{user_id}/events/ticket"]["post"]["responses"]
+    assert "X-Total-Count" in paths["/api/{user_id}/tasks/{id}/history"]["get"]["responses"]["200"]["headers"]

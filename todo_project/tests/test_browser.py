@@ -7,89 +7,17 @@ Needs Debian's chromium and chromium-driver (.ci/run installs them)."""
 
 from __future__ import annotations
 
-import functools
-import os
-import shutil
-import threading
-from collections.abc import Callable, Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from accounts.models import User
-from conftest import REQUEST_GUARD_SECONDS, ServerProcess, free_port
+from conftest import ServerProcess
 
 PAGE_DIR = Path(__file__).parent / "frontend"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _browser_missing() -> str | None:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not shutil.which(path):
-            return f"{path} is not installed (apt-get install chromium chromium-driver)"
-    return None
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def serve_page() -> Iterator[Callable[[], str]]:
-    """Serve PAGE_DIR on a new loopback port: each call is a new origin."""
-    servers: list[ThreadingHTTPServer] = []
-
-    def start() -> str:
-        handler = functools.partial(_QuietHandler, directory=str(PAGE_DIR))
-        server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    # The flags of a closed network: no background requests to Google's hosts.
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_script_timeout(REQUEST_GUARD_SECONDS)  # the journey takes a few seconds
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def run_journey(browser: Any, page: str, api: str, credentials: str | None, email: str) -> dict[str, Any]:
@@ -106,7 +34,7 @@ def run_journey(browser: Any, page: str, api: str, credentials: str | None, emai
 @pytest.fixture
 def frontend(live_server_process, serve_page) -> tuple[ServerProcess, str]:
     """The API and a page on an origin listed in FRONTEND_URL (next to another one)."""
-    page = serve_page()
+    page = serve_page(PAGE_DIR)
     api = live_server_process(FRONTEND_URL=f"https://app.example.com,{page}", LLM_PROVIDER="LOCAL")
     return api, page
 
@@ -157,7 +85,7 @@ def test_a_page_on_an_origin_not_listed_is_refused_by_the_browser(
     browser, frontend: tuple[ServerProcess, str], serve_page
 ) -> None:
     api, _ = frontend
-    other_page = serve_page()
+    other_page = serve_page(PAGE_DIR)
 
     steps = run_journey(browser, other_page, api.url, "include", "mallory@example.com")
 
