@@ -27,7 +27,11 @@ def test_a_preflight_from_the_frontend_is_allowed(api) -> None:
         "PATCH",
         "OPTIONS",
     }
-    assert set(response["Access-Control-Allow-Headers"].split(", ")) == {"authorization", "content-type"}
+    assert set(response["Access-Control-Allow-Headers"].split(", ")) == {
+        "authorization",
+        "content-type",
+        "last-event-id",
+    }
     assert response["Access-Control-Allow-Credentials"] == "true"
     assert int(response["Access-Control-Max-Age"]) >= 600
 
