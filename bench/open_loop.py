@@ -4,7 +4,8 @@ as queueing instead of hiding it (as a closed loop like wrk's does).
 
     python bench/open_loop.py URL USER_ID TOKEN TASK_ID --rate 100 --duration 15
 
-Mix: 70% GET the list (limit=20), 20% POST a task, 10% PATCH complete.
+Mix: 70% GET the list (limit=20), 20% POST a task, 10% PATCH complete;
+with --list-only, every request is the GET.
 Prints one JSON object: the rate reached, p50/p95/p99 in ms, errors."""
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def run(url: str, user_id: str, token: str, task_id: str, rate: float, duration: float) -> dict:
+async def run(
+    url: str, user_id: str, token: str, task_id: str, rate: float, duration: float, list_only: bool = False
+) -> dict:
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
     latencies: list[float] = []
@@ -33,7 +36,7 @@ async def run(url: str, user_id: str, token: str, task_id: str, rate: float, dur
 
         async def one(number: int, scheduled: float) -> None:
             nonlocal errors
-            kind = number % 10
+            kind = 0 if list_only else number % 10
             try:
                 if kind < 7:
                     response = await client.get(f"/api/{user_id}/tasks?limit=20")
@@ -79,8 +82,11 @@ def main() -> None:
         parser.add_argument(name)
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--duration", type=float, default=15)
+    parser.add_argument("--list-only", action="store_true", help="every request is GET the list")
     args = parser.parse_args()
-    result = asyncio.run(run(args.url, args.user_id, args.token, args.task_id, args.rate, args.duration))
+    result = asyncio.run(
+        run(args.url, args.user_id, args.token, args.task_id, args.rate, args.duration, args.list_only)
+    )
     print(json.dumps(result))
 
 

@@ -208,6 +208,8 @@ def main() -> int:
         "task_complete": ("PATCH /api/{user_id}/tasks/{id}/complete",
                           f"{api('toggler')}/{users['toggler']['task']}/complete", "toggler", "patch.lua",
                           CONNECTIONS),
+        "task_update": ("PATCH /api/{user_id}/tasks/{id} (one field)",
+                        f"{api('toggler')}/{users['toggler']['task']}", "toggler", "update.lua", CONNECTIONS),
         "chat_local": ("POST /api/{user_id}/chat (LOCAL agent, 10 connections)", api("chatter", "chat"),
                        "chatter", "chat.lua", 10),
     }  # fmt: skip

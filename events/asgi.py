@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -124,15 +125,16 @@ async def _claims(request: HttpRequest) -> TokenClaims:
             raise exceptions.AuthenticationFailed(
                 "The ticket is unknown, used or expired.", code="invalid_token"
             )
-        return claims
-    header = request.headers.get("Authorization", "").encode("latin-1")
-    if not header:
-        raise _bearer(exceptions.NotAuthenticated())
-    claims = bearer_claims(header, fetch_keys=False)
-    if claims is None:
-        claims = await sync_to_async(bearer_claims)(header)  # a JWKS to fetch, or a bad token
-    if claims is None:
-        raise _bearer(invalid_token())
+    else:
+        header = request.headers.get("Authorization", "").encode("latin-1")
+        if not header:
+            raise _bearer(exceptions.NotAuthenticated())
+        claims = bearer_claims(header, fetch_keys=False)
+        if claims is None:
+            claims = await sync_to_async(bearer_claims)(header)  # a JWKS to fetch, or a bad token
+        if claims is None:
+            raise _bearer(invalid_token())
+    # The token (a ticket's too) must still speak for its user: not revoked since, the user active.
     holder = token_holder_statement(claims)
     async with async_pool().connection(timeout=READ_TIMEOUT_SECONDS) as connection:
         cursor = await connection.execute(f"SELECT EXISTS ({holder.sql})", holder.params)
@@ -194,7 +196,8 @@ async def _serve(response: _StreamResponse, receive: Receive, send: Send) -> Non
                 try:
                     read = await _read(stream.claims.user_id, after)
                 except feed.CursorExpired as exc:
-                    await write(f'event: cursor_expired\ndata: {{"detail": "{exc.detail}"}}\n\n')
+                    data = json.dumps({"detail": str(exc.detail), "code": exc.default_code})
+                    await write(f"event: cursor_expired\ndata: {data}\n\n")
                     break
                 except (psycopg.OperationalError, PoolTimeout):
                     stream.unread, retry_read_at = True, loop.time() + RETRY_MILLISECONDS / 1000

@@ -35,13 +35,19 @@ CHANGE_JSON_SQL = f"""json_build_object(
 # A change as one Server-Sent Event: id, event and data lines, a blank line.
 SSE_FRAME_SQL = f"""'id: c' || changes.seq || E'\\nevent: ' || changes.type
         || E'\\ndata: ' || {CHANGE_JSON_SQL} || E'\\n\\n'"""
-# A task's history entry: {"cursor","type","at","source","changed"}.
+# A task's history entry: {"cursor","type","at","source","changed"}, where
+# `changed` compares the body with the one before it (every field from null
+# for task.created; nothing when the change before was pruned).
 HISTORY_JSON_SQL = f"""json_build_object(
-        'cursor', 'c' || changes.seq,
-        'type', changes.type,
-        'at', to_char(changes.at AT TIME ZONE 'UTC', {_UTC_ISO}),
-        'source', changes.source,
-        'changed', changes.changed
+        'cursor', 'c' || history.seq,
+        'type', history.type,
+        'at', to_char(history.at AT TIME ZONE 'UTC', {_UTC_ISO}),
+        'source', history.source,
+        'changed', CASE
+            WHEN history.type = 'task.created' THEN change_diff(NULL, history.body)
+            WHEN history.before IS NULL THEN '{{}}'::jsonb
+            ELSE change_diff(history.before, history.body)
+        END
     )::text"""
 
 
@@ -114,10 +120,13 @@ def read_page(row: tuple[int, bool, list[str]], after: int | None, limit: int) -
 
 def history_statement(owner_id: str, task_id: int, limit: int, offset: int) -> Statement:
     """One page of a task's history, newest first, and the number of entries."""
+    changes = (
+        "SELECT seq, type, at, source, body, lag(body) OVER (ORDER BY seq) AS before"
+        " FROM changes WHERE owner_id = %s AND task_id = %s"
+    )
     return Statement(
-        f"SELECT ARRAY(SELECT {HISTORY_JSON_SQL} FROM changes"  # noqa: S608 - constant SQL
-        " WHERE changes.owner_id = %s AND changes.task_id = %s"
-        " ORDER BY changes.seq DESC LIMIT %s OFFSET %s),"
+        f"SELECT ARRAY(SELECT {HISTORY_JSON_SQL} FROM ({changes}) AS history"  # noqa: S608 - constant SQL
+        " ORDER BY history.seq DESC LIMIT %s OFFSET %s),"
         " (SELECT count(*) FROM changes WHERE owner_id = %s AND task_id = %s)",
         [owner_id, task_id, limit, offset, owner_id, task_id],
     )

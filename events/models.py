@@ -72,8 +72,6 @@ class Change(models.Model):
     # The task's or the notification's JSON body after the change, as the API
     # writes it (text: its keys stay in the API's order).
     body = models.TextField()
-    # {"<field>": {"from": ..., "to": ...}} (task history).
-    changed = models.JSONField(default=dict)
 
     class Meta:
         db_table = "changes"

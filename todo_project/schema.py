@@ -230,7 +230,9 @@ def add_event_stream(result: dict[str, Any], generator: Any, request: Any, publi
                     "content": {
                         "text/event-stream": {
                             "schema": {"type": "string"},
-                            "example": 'retry: 3000\n\nid: c1\nevent: task.created\ndata: {"cursor": "c1", ...}\n\n',
+                            "example": (
+                                'retry: 3000\n\nid: c1\nevent: task.created\ndata: {"cursor": "c1", ...}\n\n'
+                            ),
                         }
                     },
                 },

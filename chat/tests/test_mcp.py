@@ -31,6 +31,7 @@ from conftest import (
     database_url_for_tests,
     server_environment,
 )
+from events.models import Change
 from tasks.models import Task
 from tasks.services import create_task
 
@@ -139,6 +140,12 @@ def test_each_tool_works_over_http_and_changes_the_database(server: ServerProces
     assert list(Task.objects.filter(owner=alice).values_list("pk", flat=True)) == [task.pk]
     for name, result in [("add_task", added), ("list_tasks", listed), ("complete_task", completed)]:
         jsonschema.validate(result, RESULT_SCHEMAS[name])
+    # Each change is on the user's feed as made over MCP.
+    recorded = Change.objects.filter(owner=alice).order_by("seq").values_list("type", "source")
+    assert list(recorded) == [
+        ("task.created", "mcp"), ("task.updated", "mcp"), ("task.updated", "mcp"),
+        ("task.created", "mcp"), ("task.deleted", "mcp"),
+    ]  # fmt: skip
 
 
 def test_bad_arguments_are_tool_errors_not_protocol_failures(server: ServerProcess, alice: User) -> None:

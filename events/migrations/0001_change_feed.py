@@ -45,7 +45,8 @@ CREATE FUNCTION change_notification_body(n notifications) RETURNS text LANGUAGE 
     )::text
 $$;
 
--- {{"<field>": {{"from": ..., "to": ...}}}} between two bodies (before: null for a new one).
+-- {{"<field>": {{"from": ..., "to": ...}}}} between two bodies (before: null for a new task):
+-- a task's history, computed when it is read (events/feed.py), not on every write.
 CREATE FUNCTION change_diff(before text, after text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
     SELECT COALESCE(jsonb_object_agg(a.key, jsonb_build_object('from', b.value, 'to', a.value)), '{{}}')
     FROM jsonb_each(after::jsonb) AS a
@@ -57,7 +58,7 @@ $$;
 -- the transaction ends), the change, and a wake-up for the event streams
 -- (sent at commit; the payload only says whose feed moved).
 CREATE FUNCTION record_change(
-    owner varchar, kind varchar, task bigint, notification bigint, body text, changed jsonb
+    owner varchar, kind varchar, task bigint, notification bigint, body text
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     number bigint;
@@ -65,57 +66,42 @@ BEGIN
     INSERT INTO change_feeds AS feed (owner_id, seq) VALUES (owner, 1)
         ON CONFLICT (owner_id) DO UPDATE SET seq = feed.seq + 1
         RETURNING feed.seq INTO number;
-    INSERT INTO changes (owner_id, seq, type, source, at, task_id, notification_id, body, changed)
+    INSERT INTO changes (owner_id, seq, type, source, at, task_id, notification_id, body)
         VALUES (
             owner, number, kind,
             -- Set by the services for the transaction; the admin and the shell set nothing.
             COALESCE(NULLIF(current_setting('todo.change_source', true), ''), 'admin'),
-            clock_timestamp(), task, notification, body, changed
+            clock_timestamp(), task, notification, body
         );
     PERFORM pg_notify('todo_changes', owner);
 END
 $$;
 
 CREATE FUNCTION tasks_record_change() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    before text;
-    after text;
 BEGIN
-    IF TG_OP = 'DELETE' OR NEW.owner_id IS DISTINCT FROM OLD.owner_id AND TG_OP = 'UPDATE' THEN
-        -- Deleted, or given to another user (the admin): gone for its owner.
-        PERFORM record_change(
-            OLD.owner_id, 'task.deleted', OLD.id, NULL, json_build_object('id', OLD.id)::text, '{{}}'
-        );
-    END IF;
-    IF TG_OP = 'INSERT' OR TG_OP = 'UPDATE' AND NEW.owner_id IS DISTINCT FROM OLD.owner_id THEN
-        after := change_task_body(NEW);
-        PERFORM record_change(NEW.owner_id, 'task.created', NEW.id, NULL, after, change_diff(NULL, after));
-    ELSIF TG_OP = 'UPDATE' THEN
-        before := change_task_body(OLD);
-        after := change_task_body(NEW);
-        IF before IS DISTINCT FROM after THEN
-            PERFORM record_change(
-                NEW.owner_id, 'task.updated', NEW.id, NULL, after, change_diff(before, after)
-            );
+    IF TG_OP = 'UPDATE' AND NEW.owner_id = OLD.owner_id THEN
+        IF NEW IS DISTINCT FROM OLD THEN
+            PERFORM record_change(NEW.owner_id, 'task.updated', NEW.id, NULL, change_task_body(NEW));
         END IF;
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        -- Deleted, or given to another user (the admin): gone for its owner.
+        PERFORM record_change(OLD.owner_id, 'task.deleted', OLD.id, NULL, json_build_object('id', OLD.id)::text);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM record_change(NEW.owner_id, 'task.created', NEW.id, NULL, change_task_body(NEW));
     END IF;
     RETURN NULL;
 END
 $$;
 
 CREATE FUNCTION notifications_record_change() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    before text;
-    after text;
 BEGIN
-    after := change_notification_body(NEW);
-    IF TG_OP = 'INSERT' OR NEW.owner_id IS DISTINCT FROM OLD.owner_id THEN
-        PERFORM record_change(NEW.owner_id, 'notification.created', NULL, NEW.id, after, '{{}}');
-    ELSE
-        before := change_notification_body(OLD);
-        IF before IS DISTINCT FROM after THEN
-            PERFORM record_change(NEW.owner_id, 'notification.updated', NULL, NEW.id, after, '{{}}');
-        END IF;
+    IF TG_OP = 'INSERT' OR NEW.owner_id <> OLD.owner_id THEN
+        PERFORM record_change(NEW.owner_id, 'notification.created', NULL, NEW.id, change_notification_body(NEW));
+    ELSIF NEW IS DISTINCT FROM OLD THEN
+        PERFORM record_change(NEW.owner_id, 'notification.updated', NULL, NEW.id, change_notification_body(NEW));
     END IF;
     RETURN NULL;
 END
@@ -131,7 +117,7 @@ DROP TRIGGER notifications_record_change ON notifications;
 DROP TRIGGER tasks_record_change ON tasks;
 DROP FUNCTION notifications_record_change();
 DROP FUNCTION tasks_record_change();
-DROP FUNCTION record_change(varchar, varchar, bigint, bigint, text, jsonb);
+DROP FUNCTION record_change(varchar, varchar, bigint, bigint, text);
 DROP FUNCTION change_diff(text, text);
 DROP FUNCTION change_notification_body(notifications);
 DROP FUNCTION change_task_body(tasks);
@@ -186,7 +172,6 @@ class Migration(migrations.Migration):
                 ('task_id', models.BigIntegerField(null=True)),
                 ('notification_id', models.BigIntegerField(null=True)),
                 ('body', models.TextField()),
-                ('changed', models.JSONField(default=dict)),
                 ('owner', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={

@@ -62,13 +62,17 @@ def test_a_page_on_another_origin_stays_in_sync_without_a_reload(synced_page, al
     assert shows(browser, ["Buy milk"])
     httpx.post(tasks, json={"title": "Water the plants"}, headers=headers)
     assert shows(browser, ["Buy milk", "Water the plants"])
-    httpx.post(f"{server.url}/api/{alice.pk}/chat", json={"message": "Add a task to buy bread"}, headers=headers)
+    httpx.post(
+        f"{server.url}/api/{alice.pk}/chat", json={"message": "Add a task to buy bread"}, headers=headers
+    )
     assert shows(browser, ["Buy milk", "Water the plants", "Buy bread"])
     httpx.patch(f"{tasks}/{milk['id']}/complete", headers=headers)
     httpx.delete(f"{tasks}/{milk['id'] + 1}", headers=headers)
     assert shows(browser, ["Buy milk (done)", "Buy bread"])
     remind_at = (timezone.now() + timedelta(seconds=1)).isoformat()
-    httpx.post(tasks, json={"title": "Call mom", "due_date": remind_at, "remind_at": remind_at}, headers=headers)
+    httpx.post(
+        tasks, json={"title": "Call mom", "due_date": remind_at, "remind_at": remind_at}, headers=headers
+    )
     assert wait_until(lambda: seen(browser)["notifications"] == ["Reminder: Call mom"])
     assert seen(browser)["opened"] == 1
 
@@ -81,7 +85,8 @@ def test_a_page_reads_the_stream_with_fetch_and_last_event_id(synced_page, alice
 
     read = browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "readWithFetch(arguments[0], arguments[1], arguments[2], 'c1', 2).then(done, (e) => done(String(e)));",
+        "readWithFetch(arguments[0], arguments[1], arguments[2], 'c1', 2)"
+        ".then(done, (e) => done(String(e)));",
         server.url,
         alice.pk,
         headers["Authorization"].removeprefix("Bearer "),

@@ -17,7 +17,8 @@ from django.utils import timezone
 from accounts.auth import ISSUER
 from accounts.models import User
 from conftest import WAIT_GUARD_SECONDS, ServerProcess, auth_headers, database_url_for_tests, wait_until
-from events.models import EventTicket
+from events import hub
+from events.models import Change, EventTicket
 from events.tests.sse import EventStream, open_stream
 from health.tests.proxy import DatabaseProxy
 from tasks import services
@@ -161,9 +162,12 @@ def test_a_ticket_opens_one_stream_once(shared_server, alice: User, bob: User) -
     too_late = httpx.get(events_url(server, alice), params={"ticket": expired})
     unknown = httpx.get(events_url(server, alice), params={"ticket": "not-a-ticket"})
     bobs = httpx.get(events_url(server, alice), params={"ticket": ticket(bob)})
+    before_sign_out = ticket(alice)
+    httpx.post(f"{server.url}/api/auth/signout-all", headers=auth_headers(alice))
+    signed_out = httpx.get(events_url(server, alice), params={"ticket": before_sign_out})
 
     assert titles(seen) == ["Seen through a ticket"]
-    for refused in (reused, too_late, unknown):
+    for refused in (reused, too_late, unknown, signed_out):
         assert (refused.status_code, refused.json()["code"]) == (401, "invalid_token")
     assert (bobs.status_code, bobs.json()["code"]) == (403, "permission_denied")
     assert first not in server.stdout + server.stderr
@@ -205,7 +209,8 @@ def test_an_expired_cursor_ends_the_stream_with_one_event(shared_server, alice: 
     stream = open_stream(events_url(server, alice), headers=auth_headers(alice), params={"since": "c99"})
 
     assert stream.next().retry == 3000
-    assert stream.next().event == "cursor_expired"
+    expired = stream.next()
+    assert (expired.event, expired.json()["code"]) == ("cursor_expired", "cursor_expired")
     assert stream.next().end
 
 
@@ -280,3 +285,34 @@ def test_a_stream_is_open_to_a_listed_origin(shared_server, alice: User) -> None
     assert stream.response_headers["access-control-allow-credentials"] == "true"
     assert preflight.status_code == 200
     assert "last-event-id" in preflight.headers["access-control-allow-headers"]
+
+
+def test_open_streams_hold_no_database_connection_and_share_one_listener(
+    live_server_process, alice: User
+) -> None:
+    # Two connections in the async pool, two in Django's, and 15 open streams.
+    server = live_server_process(DB_POOL_MIN="1", DB_POOL_MAX="4", EVENTS_MAX_STREAMS_PER_USER="15", **FAST)
+    streams = [open_stream(events_url(server, alice), headers=auth_headers(alice)) for _ in range(15)]
+
+    task = add_task(server, alice, "To every stream")
+    listed = httpx.get(f"{server.url}/api/{alice.pk}/tasks", headers=auth_headers(alice))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+            [f"LISTEN {hub.CHANNEL}"],
+        )
+        (listeners,) = cursor.fetchone()
+
+    assert [titles(stream.changes(1)) for stream in streams] == [["To every stream"]] * 15
+    assert [t["id"] for t in listed.json()] == [task["id"]]
+    assert listeners == 1
+
+
+def test_the_worker_prunes_changes_older_than_the_retention(live_server_process, alice: User) -> None:
+    services.create_task(owner=alice, title="Old")
+    services.create_task(owner=alice, title="Recent")
+    Change.objects.filter(seq=1).update(at=timezone.now() - timedelta(days=8))
+
+    live_server_process(RUN_WORKER="true", EVENTS_RETENTION_DAYS="7")
+
+    assert wait_until(lambda: list(Change.objects.values_list("seq", flat=True)) == [2])
