@@ -5,28 +5,35 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from events.tickets import prune_tickets
+# Each user's changes older than the cutoff: the oldest ones, up to the newest
+# old one, so what is kept has no gap (events/feed.py tells a cursor before
+# the gap by the missing change after it).
+PRUNE_CHANGES_SQL = (
+    "DELETE FROM changes USING"
+    " (SELECT owner_id, max(seq) AS seq FROM changes WHERE at < %s GROUP BY owner_id) AS old"
+    " WHERE changes.owner_id = old.owner_id AND changes.seq <= old.seq"
+)
+PRUNE_TICKETS_SQL = "DELETE FROM event_tickets WHERE expires_at < %s"
+
+
+def _cutoff(now: datetime | None) -> datetime:
+    return (now or timezone.now()) - timedelta(days=settings.EVENTS_RETENTION_DAYS)
 
 
 def prune_changes(*, now: datetime | None = None) -> int:
-    """Delete each user's changes older than the retention: the oldest ones,
-    up to the newest old one, so what is kept has no gap (events/feed.py
-    tells a cursor before the gap by the missing change after it)."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.EVENTS_RETENTION_DAYS)
+    """On Django's connection: the number of changes deleted."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM changes USING"
-            " (SELECT owner_id, max(seq) AS seq FROM changes WHERE at < %s GROUP BY owner_id) AS old"
-            " WHERE changes.owner_id = old.owner_id AND changes.seq <= old.seq",
-            [cutoff],
-        )
+        cursor.execute(PRUNE_CHANGES_SQL, [_cutoff(now)])
         return cursor.rowcount
 
 
-def prune() -> tuple[int, int]:
-    """(changes, tickets) deleted."""
-    return prune_changes(), prune_tickets()
+async def prune(database: psycopg.AsyncConnection) -> tuple[int, int]:
+    """On a connection of the worker's own: (changes, tickets) deleted."""
+    changes = await database.execute(PRUNE_CHANGES_SQL, [_cutoff(None)])
+    tickets = await database.execute(PRUNE_TICKETS_SQL, [timezone.now()])
+    return changes.rowcount, tickets.rowcount

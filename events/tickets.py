@@ -64,9 +64,3 @@ async def redeem_ticket(ticket: str) -> TokenClaims | None:
     return TokenClaims(
         user_id=owner_id, issued_at=issued_at, version=version, external=external, expires_at=expires_at
     )
-
-
-def prune_tickets() -> int:
-    """Delete the tickets that expired unused."""
-    deleted, _ = EventTicket.objects.filter(expires_at__lt=timezone.now()).delete()
-    return deleted

@@ -1,10 +1,39 @@
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.db import transaction
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from events.models import ChangeSource
+from tasks import services
 from tasks.models import Notification, Task
 
 
+class RecordedAsAdmin(admin.ModelAdmin):
+    """Changes made here are on their user's change feed as made by the
+    admin, and take the owner's lock first, as the services' writes do."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        with transaction.atomic(), services.changes_by(ChangeSource.ADMIN):
+            services.begin_change(obj.owner_id)
+            super().save_model(request, obj, form, change)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic(), services.changes_by(ChangeSource.ADMIN):
+            services.begin_change(obj.owner_id)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Model]) -> None:
+        with transaction.atomic(), services.changes_by(ChangeSource.ADMIN):
+            for owner_id in sorted(set(queryset.values_list("owner_id", flat=True))):
+                services.begin_change(owner_id)
+            list(queryset.select_for_update())  # every row locked before the first change
+            super().delete_queryset(request, queryset)
+
+
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(RecordedAsAdmin):
     list_display = (
         "title",
         "owner",
@@ -32,7 +61,7 @@ class TaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(RecordedAsAdmin):
     list_display = ("message", "owner", "kind", "task", "remind_at", "created_at", "read_at")
     list_filter = ("kind", "created_at", "read_at")
     list_select_related = ("owner", "task")

@@ -153,7 +153,6 @@ class TaskRoutesMiddleware:
         )
         async with async_pool().connection() as connection:
             cursor = await connection.execute(statement.sql, statement.params)
-            cursor.nextset()
             row = await cursor.fetchone()
         if row is None:
             # Not found, the token's user is gone, or a recurring task (its

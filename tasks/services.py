@@ -5,9 +5,12 @@ authentication, never from input.
 
 Every write transaction starts with begin_change (or a statement that does
 the same): it names the change feed's `source` for the transaction (the
-triggers of events/migrations/0001_change_feed.py record each change) and
-takes the owner's row lock first, so a user's writes always lock the owner,
-then tasks, then the feed, in that order, and never deadlock."""
+triggers of events/migrations/0001_change_feed.py record each change; a
+transaction that names none is recorded as `api`) and takes the owner's row
+lock first, so a user's writes lock the owner, then tasks, then the feed, in
+that order, and never wait for each other in a cycle. The one exception is
+completion_statement, one statement on one row: it locks the task, then the
+feed, and waits for nothing after."""
 
 from __future__ import annotations
 
@@ -407,17 +410,15 @@ def completion_statement(
 ) -> Statement:
     """set_task_completion in one statement, for tasks that do not recur (a
     recurring one needs its next occurrence made): the row's lock makes
-    parallel toggles take turns. The first statement is begin_change's; the
-    second (cursor.nextset()) RETURNS the task's id and JSON body; no row
+    parallel toggles take turns. RETURNING the task's id and JSON body; no row
     when the task is not the owner's or recurs (or `guard`, an EXISTS
     condition, fails)."""
     sql = (
-        f"{_BEGIN_CHANGE_SQL};"  # noqa: S608 - constant SQL, values as parameters
-        " UPDATE tasks SET completed = COALESCE(%s, NOT completed), updated_at = %s"
+        "UPDATE tasks SET completed = COALESCE(%s, NOT completed), updated_at = %s"
         " WHERE tasks.id = %s AND tasks.owner_id = %s"
         " AND tasks.recurrence IS NULL"
     )
-    params: list[Any] = [CHANGE_SOURCE.get(), owner_id, completed, timezone.now(), task_id, owner_id]
+    params: list[Any] = [completed, timezone.now(), task_id, owner_id]
     if guard is not None:
         sql += f" AND EXISTS ({guard.sql})"
         params += guard.params

@@ -14,8 +14,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import psycopg
 from django.conf import settings
-from django.db import close_old_connections
 from procrastinate import App, PsycopgConnector
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.utils import connector_params
@@ -110,25 +110,21 @@ async def _retry_stalled_jobs(worker: App) -> None:
 
 
 async def _prune_old_changes() -> None:
-    """The change feed's retention (events/pruning.py): at the start, then hourly."""
+    """The change feed's retention (events/pruning.py): at the start, then
+    hourly, on a connection of its own (cancelled with the worker: a
+    database that does not answer never holds a stop)."""
+    from events.pruning import prune
+    from todo_project.database import connection_parameters
+
     while True:
         try:
-            changes, tickets = await asyncio.to_thread(_prune)
+            async with await psycopg.AsyncConnection.connect(**connection_parameters()) as database:
+                changes, tickets = await prune(database)
             if changes or tickets:
                 logger.info("Pruned %d old changes and %d expired tickets", changes, tickets)
-        except Exception as exc:  # noqa: BLE001 - the next round tries again
-            logger.warning("Could not prune old changes (%s)", type(exc).__name__)
+        except (psycopg.Error, OSError) as exc:
+            logger.warning("Could not prune old changes (%s); trying again in an hour", type(exc).__name__)
         await asyncio.sleep(PRUNE_SECONDS)
-
-
-def _prune() -> tuple[int, int]:
-    from events.pruning import prune
-
-    close_old_connections()
-    try:
-        return prune()
-    finally:
-        close_old_connections()
 
 
 @contextlib.asynccontextmanager

@@ -68,8 +68,9 @@ BEGIN
     INSERT INTO changes (owner_id, seq, type, source, at, task_id, notification_id, body)
         VALUES (
             owner, number, kind,
-            -- Set by the services for the transaction; the admin and the shell set nothing.
-            COALESCE(NULLIF(current_setting('todo.change_source', true), ''), 'admin'),
+            -- Named by the services and the admin for their transaction; the REST
+            -- routes' single statements name nothing: api.
+            COALESCE(NULLIF(current_setting('todo.change_source', true), ''), 'api'),
             clock_timestamp(), task, notification, body
         );
     PERFORM pg_notify('todo_changes', owner);

@@ -142,15 +142,43 @@ def test_a_cascade_is_recorded_with_the_change_that_caused_it(alice: User, alice
 
 @pytest.mark.django_db(transaction=True)
 def test_a_task_given_to_another_user_leaves_one_feed_and_joins_the_other(
-    alice: User, bob: User, alice_api: APIClient, bob_api: APIClient
+    alice: User, bob: User, alice_api: APIClient, bob_api: APIClient, client
 ) -> None:
     task = services.create_task(owner=alice, title="Shared chores")
+    client.force_login(User.objects.create_superuser("root@example.com", "Root", "an-admin-password-1"))
 
-    Task.objects.filter(pk=task.pk).update(owner=bob)  # as the admin's form would
+    moved = client.post(
+        f"/admin/tasks/task/{task.pk}/change/",
+        {"owner": bob.pk, "title": "Shared chores", "priority": "medium", "tags": "", "time_zone": "UTC"},
+    )
 
+    assert moved.status_code == 302
     assert kinds(changes(alice_api, alice)) == [("task.created", "api"), ("task.deleted", "admin")]
     bob_changes = changes(bob_api, bob)["changes"]
-    assert [(c["type"], c["task"]["user_id"]) for c in bob_changes] == [("task.created", bob.pk)]
+    assert [(c["type"], c["source"], c["task"]["user_id"]) for c in bob_changes] == [
+        ("task.created", "admin", bob.pk)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admins_bulk_delete_is_recorded_for_each_owner(alice: User, bob: User, client) -> None:
+    for owner in (alice, bob, alice):
+        services.create_task(owner=owner, title="Old")
+    client.force_login(User.objects.create_superuser("root@example.com", "Root", "an-admin-password-1"))
+
+    deleted = client.post(
+        "/admin/tasks/task/",
+        {
+            "action": "delete_selected",
+            "post": "yes",
+            "_selected_action": list(Task.objects.values_list("pk", flat=True)),
+        },
+    )
+
+    assert deleted.status_code == 302
+    assert not Task.objects.exists()
+    recorded = Change.objects.filter(type="task.deleted").values_list("owner_id", "source")
+    assert sorted(recorded) == sorted([(alice.pk, "admin"), (alice.pk, "admin"), (bob.pk, "admin")])
 
 
 def test_the_feed_pages_and_starts_from_now_without_a_cursor(alice: User, alice_api: APIClient) -> None:

@@ -3,15 +3,19 @@ commit, on the real PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from datetime import timedelta
 
 import psycopg
 import pytest
 from django.db import close_old_connections
+from django.utils import timezone
 
 from accounts.models import User
 from conftest import WAIT_GUARD_SECONDS, client_for, database_url_for_tests
 from tasks import services
+from tasks.reminders import fire_reminder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,3 +97,61 @@ def test_many_writers_at_once_give_every_change_one_number(alice: User) -> None:
     assert [c["cursor"] for c in page["changes"]] == [f"c{n}" for n in range(1, 49)]
     finals = {c["task"]["id"]: c["task"]["completed"] for c in page["changes"]}
     assert finals == dict.fromkeys((task.pk for task in tasks), True)
+
+
+def test_a_users_writes_of_every_kind_at_once_never_deadlock(alice: User) -> None:
+    """Deletes whose cascade updates another task, readings of notifications,
+    completions of a recurring task, edits and creates, all at once: each
+    transaction takes the owner's lock first, so none waits on another in a cycle."""
+    due = timezone.now() + timedelta(days=1)
+    recurring = [
+        services.create_task(
+            owner=alice, title=f"Daily {n}", due_date=due, recurrence="FREQ=DAILY", remind_at=due
+        )
+        for n in range(4)
+    ]
+    notifications = [fire_reminder(task.pk, task.remind_at) for task in recurring]
+    plain = [services.create_task(owner=alice, title=f"Plain {n}") for n in range(4)]
+    failures: list[BaseException] = []
+    barrier = threading.Barrier(5)
+
+    def guarded(work) -> None:
+        barrier.wait()
+        try:
+            for _ in range(5):
+                work()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            failures.append(exc)
+
+    def complete_and_delete_next() -> None:
+        for task in recurring:
+            done = services.set_task_completion(owner=alice, task_id=task.pk, completed=True)
+            if done.next_task_id:
+                with contextlib.suppress(services.TaskNotFound):
+                    services.delete_task(owner=alice, task_id=done.next_task_id)  # updates `task`
+            services.set_task_completion(owner=alice, task_id=task.pk, completed=False)
+
+    def read_notifications() -> None:
+        for notification in notifications:
+            services.mark_notification_read(owner=alice, notification_id=notification.pk)
+
+    def edit() -> None:
+        for task in recurring + plain:
+            services.update_task(owner=alice, task_id=task.pk, changes={"priority": "high"})
+
+    def toggle() -> None:
+        for task in plain:
+            services.set_task_completion(owner=alice, task_id=task.pk)
+
+    def create() -> None:
+        services.create_task(owner=alice, title="More")
+
+    threads = [in_thread(lambda work=work: guarded(work)) for work in (
+        complete_and_delete_next, read_notifications, edit, toggle, create,
+    )]  # fmt: skip
+    for thread in threads:
+        thread.join(timeout=WAIT_GUARD_SECONDS)
+
+    assert failures == []
+    cursors = [c["cursor"] for c in feed(alice, "c0")["changes"]]
+    assert cursors == [f"c{n}" for n in range(1, len(cursors) + 1)]

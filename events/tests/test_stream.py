@@ -312,7 +312,17 @@ def test_the_worker_prunes_changes_older_than_the_retention(live_server_process,
     services.create_task(owner=alice, title="Old")
     services.create_task(owner=alice, title="Recent")
     Change.objects.filter(seq=1).update(at=timezone.now() - timedelta(days=8))
+    now = timezone.now()
+    for digest, expires_at in (
+        ("a" * 64, now - timedelta(seconds=1)),
+        ("b" * 64, now + timedelta(minutes=1)),
+    ):
+        EventTicket.objects.create(
+            digest=digest, owner=alice, expires_at=expires_at, token_issued_at=now,
+            token_expires_at=now + timedelta(days=1), token_version=0, token_external=False,
+        )  # fmt: skip
 
     live_server_process(RUN_WORKER="true", EVENTS_RETENTION_DAYS="7")
 
     assert wait_until(lambda: list(Change.objects.values_list("seq", flat=True)) == [2])
+    assert wait_until(lambda: list(EventTicket.objects.values_list("digest", flat=True)) == ["b" * 64])

@@ -1,0 +1,112 @@
+"""This checkout against another one (a previous main), interleaved: both
+servers run side by side on core 0 (only one is under load at a time), wrk on
+core 1, and each scenario alternates between them, so a machine that speeds
+up or slows down during the run weighs on both alike.
+
+    git worktree add /tmp/previous <commit>
+    .venv/bin/python bench/compare.py /tmp/previous --rounds 5 --duration 5
+
+Each side has its own database (`todo_bench_<side>`, created and migrated by
+its own code). Prints, per scenario, the median req/s of each side over the
+rounds, every round's figures, and the ratio of the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from run import BENCH, CONNECTIONS, LOCAL_URL, PREPARE, ROOT, SECRET, ensure_database, free_port, wrk
+
+SCENARIOS = {
+    "GET /api/{user_id}/tasks (20 tasks)": ("list20", "tasks", None),
+    "POST /api/{user_id}/tasks": ("writer", "tasks", "post_task.lua"),
+    "PATCH /api/{user_id}/tasks/{id}/complete": ("toggler", "tasks/{task}/complete", "patch.lua"),
+    "PATCH /api/{user_id}/tasks/{id} (one field)": ("toggler", "tasks/{task}", "update.lua"),
+}
+
+
+def side(tree: Path, name: str) -> dict:
+    """Migrate and prepare the side's database with its own code; start its server."""
+    database_url = LOCAL_URL.rsplit("/", 1)[0] + f"/todo_bench_{name}"
+    ensure_database(database_url)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": database_url,
+        "BETTER_AUTH_SECRET": SECRET,
+        "FRONTEND_URL": "http://localhost:3000",
+        "LLM_PROVIDER": "LOCAL",
+        "LOG_LEVEL": "WARNING",
+        "RUN_WORKER": "false",
+        "MAX_TASKS_PER_USER": "1000000",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=tree, env=env, check=True
+    )
+    output = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v0", "-c", PREPARE],
+        cwd=tree, env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    port = free_port()
+    command = ["taskset", "-c", "0", sys.executable, "-m", "todo_project.serve"]
+    server = subprocess.Popen(command, cwd=tree, env={**env, "PORT": str(port)}, stdout=subprocess.DEVNULL)
+    _wait(port)
+    return {"users": json.loads(output), "port": port, "server": server}
+
+
+def _wait(port: int) -> None:
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health")
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server on {port} did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("other", type=Path, help="the other checkout (a previous main)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=5)
+    args = parser.parse_args()
+    sides = {"other": side(args.other.resolve(), "other"), "this": side(ROOT, "this")}
+    results: dict[str, dict[str, list[float]]] = {}
+    print("| scenario (50 connections) | other req/s | this req/s | this/other | rounds (other/this) |")
+    print("|---|---:|---:|---:|---|")
+    try:
+        for label, (user, path, script) in SCENARIOS.items():
+            results[label] = {"other": [], "this": []}
+            for number in range(args.rounds):
+                order = ("other", "this") if number % 2 == 0 else ("this", "other")
+                for name in order:
+                    users = sides[name]["users"][user]
+                    url = f"http://127.0.0.1:{sides[name]['port']}/api/{users['id']}/"
+                    url += path.format(task=users["task"])
+                    if number == 0:
+                        wrk(url, 2, connections=CONNECTIONS, token=users["token"], script=script)  # warm-up
+                    row = wrk(
+                        url, args.duration, connections=CONNECTIONS, token=users["token"], script=script
+                    )
+                    results[label][name].append(row["rps"])
+            other, this = (statistics.median(results[label][name]) for name in ("other", "this"))
+            rounds = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(*results[label].values(), strict=True))
+            print(f"| {label} | {other:.0f} | {this:.0f} | {this / other:.2f} | {rounds} |", flush=True)
+    finally:
+        for name in sides:
+            sides[name]["server"].terminate()
+            sides[name]["server"].wait(30)
+    (BENCH / "compare-results.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
