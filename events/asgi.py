@@ -109,6 +109,7 @@ class EventsMiddleware:
         )
         if hub.open_streams(claims.user_id) >= settings.EVENTS_MAX_STREAMS_PER_USER:
             raise TooManyStreams()
+        await hub.listen_for(claims.user_id)
         if after is None:  # live from now
             after = (await _read(claims.user_id, None)).after
         stream = Stream(claims)

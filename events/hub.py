@@ -17,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 import signal
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +34,25 @@ from todo_project.database import async_pool, connection_parameters
 logger = logging.getLogger(__name__)
 
 CHANNEL = "todo_changes"
+# This process, as the stream_listeners table names it.
+PROCESS = f"{socket.gethostname()[:64]}:{os.getpid()}:{secrets.token_hex(4)}"
+# How often this process says its users' streams are still open (_REFRESH_LISTENERS:
+# an entry not refreshed for 3 minutes, a user whose streams closed, is taken back).
+LISTENER_REFRESH_SECONDS = 60.0
+# Registering a stream: its user's feed row exists (a change in progress holds
+# that row: both the insert's check and the share lock wait for it to commit,
+# so the stream's first read sees it); this process listens for the user, so
+# every later change finds it and sends a NOTIFY (the change triggers).
+_LISTEN_FOR = (
+    "INSERT INTO change_feeds (owner_id, seq) VALUES (%s, 0) ON CONFLICT DO NOTHING;"
+    " INSERT INTO stream_listeners (owner_id, process, seen_at) VALUES (%s, %s, now())"
+    " ON CONFLICT (owner_id, process) DO UPDATE SET seen_at = now();"
+    " SELECT 1 FROM change_feeds WHERE owner_id = %s FOR SHARE"
+)
+_REFRESH_LISTENERS = (
+    "UPDATE stream_listeners SET seen_at = now() WHERE process = %s AND owner_id = ANY(%s);"
+    " DELETE FROM stream_listeners WHERE process = %s AND seen_at < now() - interval '3 minutes'"
+)
 RECONNECT_SECONDS = 1.0
 # How long the listening connection may be silent before it is checked.
 LISTEN_CHECK_SECONDS = 5.0
@@ -96,9 +118,28 @@ class Hub:
                 stream.end("shutdown")
 
     def _start(self) -> None:
-        """The listening connection and the token checks, from the first stream on."""
+        """The listening connection, the token checks and the listeners' refresh, from the first stream on."""
         if not self._tasks:
-            self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._check_tokens())]
+            self._tasks = [
+                asyncio.create_task(self._listen()),
+                asyncio.create_task(self._check_tokens()),
+                asyncio.create_task(self._refresh_listeners()),
+            ]
+
+    @staticmethod
+    async def listen_for(user_id: str) -> None:
+        """Before a stream of the user reads: changes of the user wake this process from now on."""
+        async with async_pool().connection(timeout=5) as connection:
+            await connection.execute(_LISTEN_FOR, [user_id, user_id, PROCESS, user_id])
+
+    async def _refresh_listeners(self) -> None:
+        while True:
+            await asyncio.sleep(LISTENER_REFRESH_SECONDS)
+            try:
+                async with async_pool().connection(timeout=5) as connection:
+                    await connection.execute(_REFRESH_LISTENERS, [PROCESS, list(self.streams), PROCESS])
+            except (psycopg.Error, OSError, TimeoutError) as exc:
+                logger.warning("Could not refresh the event streams' listeners (%s)", type(exc).__name__)
 
     async def stop(self) -> None:
         self.close_all()

@@ -83,6 +83,26 @@ class Change(models.Model):
         return f"{self.type} #{self.seq} of {self.owner_id}"
 
 
+class StreamListener(models.Model):
+    """A server process with an open event stream of the user: only then do
+    the user's changes send a NOTIFY (events/hub.py registers it, and keeps
+    it fresh while the stream is open; the worker removes those of processes
+    that stopped)."""
+
+    pk = models.CompositePrimaryKey("owner", "process")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    process = models.CharField(max_length=100)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "stream_listeners"
+
+    def __str__(self) -> str:
+        return f"{self.process} listens for {self.owner_id}"
+
+
 class EventTicket(models.Model):
     """A single-use ticket for the event stream (EventSource sends no
     headers). Only its SHA-256 is kept; it carries what the stream needs to

@@ -19,6 +19,9 @@ PRUNE_CHANGES_SQL = (
     " WHERE changes.owner_id = old.owner_id AND changes.seq <= old.seq"
 )
 PRUNE_TICKETS_SQL = "DELETE FROM event_tickets WHERE expires_at < %s"
+# Listeners of processes that stopped without taking theirs back (events/hub.py
+# refreshes a running process's every minute).
+PRUNE_LISTENERS_SQL = "DELETE FROM stream_listeners WHERE seen_at < now() - interval '10 minutes'"
 
 
 def _cutoff(now: datetime | None) -> datetime:
@@ -36,4 +39,5 @@ async def prune(database: psycopg.AsyncConnection) -> tuple[int, int]:
     """On a connection of the worker's own: (changes, tickets) deleted."""
     changes = await database.execute(PRUNE_CHANGES_SQL, [_cutoff(None)])
     tickets = await database.execute(PRUNE_TICKETS_SQL, [timezone.now()])
+    await database.execute(PRUNE_LISTENERS_SQL)
     return changes.rowcount, tickets.rowcount

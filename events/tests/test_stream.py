@@ -4,11 +4,13 @@ replicas, the reminders' worker and a database that goes away."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -326,3 +328,36 @@ def test_the_worker_prunes_changes_older_than_the_retention(live_server_process,
 
     assert wait_until(lambda: list(Change.objects.values_list("seq", flat=True)) == [2])
     assert wait_until(lambda: list(EventTicket.objects.values_list("digest", flat=True)) == ["b" * 64])
+
+
+def test_a_stream_that_opens_during_a_change_in_progress_gets_it(live_server_process, alice: User) -> None:
+    server = live_server_process(EVENTS_HEARTBEAT_SECONDS="60")  # no heartbeat to catch up with
+    task = add_task(server, alice, "Before")
+    with psycopg.connect(database_url_for_tests()) as held:
+        # A change whose trigger ran while no stream of alice's listened: it sent no NOTIFY.
+        held.execute("UPDATE tasks SET title = 'In progress' WHERE id = %s", [task["id"]])
+        stream = EventStream(events_url(server, alice), headers=auth_headers(alice), params={"since": "c1"})
+        threading.Thread(target=stream.open, daemon=True).start()
+        # The stream's registration waits for this transaction. (Were it not
+        # to, the stream would open, read nothing yet, and hear of nothing.)
+        if stream.opened.wait(2):
+            assert stream.next().retry == 3000
+            time.sleep(0.5)  # its first read is done
+        held.commit()
+    in_progress = stream.changes(1)
+    add_task(server, alice, "After")
+    after = stream.changes(1)
+
+    assert titles(in_progress + after) == ["In progress", "After"]
+
+
+def test_only_users_with_an_open_stream_cost_a_notify(live_server_process, alice: User, bob: User) -> None:
+    server = live_server_process(**FAST)
+    open_stream(events_url(server, alice), headers=auth_headers(alice))
+    with psycopg.connect(database_url_for_tests(), autocommit=True) as listener:
+        listener.execute(f"LISTEN {hub.CHANNEL}")
+        add_task(server, bob, "Nobody listens")
+        add_task(server, alice, "Alice listens")
+        heard = [n.payload for n in listener.notifies(timeout=2, stop_after=2)]
+
+    assert heard == [alice.pk]
