@@ -76,15 +76,20 @@ class EventsMiddleware:
         if scope["type"] != "http" or scope["method"] != "GET" or not ROUTE.match(scope["path"]):
             await self.app(scope, receive, send)
             return
-        request = ASGIRequest(scope, io.BytesIO())
-        response = await self.chain(request)
+        response = await self.chain(ASGIRequest(scope, io.BytesIO()))
         if not isinstance(response, _StreamResponse):
             await send_response(response, send)
             return
+        # What the stream needs, and no more: the request and response objects
+        # go now (10,000 open streams keep 10,000 of whatever stays referenced).
+        stream, after = response.stream, response.after
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+        start = {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        del response
         try:
-            await _serve(response, receive, send)
+            await _serve(stream, after, start, receive, send)
         finally:
-            hub.remove(response.stream)
+            hub.remove(stream)
 
     async def view(self, request: HttpRequest) -> HttpResponseBase:
         try:
@@ -167,9 +172,7 @@ async def _read(owner_id: str, after: int | None) -> _Read:
     return _Read(page.changes, feed.parse_cursor(page.cursor), page.has_more)
 
 
-async def _serve(response: _StreamResponse, receive: Receive, send: Send) -> None:
-    stream, after = response.stream, response.after
-    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+async def _serve(stream: Stream, after: int, start: dict, receive: Receive, send: Send) -> None:
 
     async def write(data: str, *, more: bool = True) -> None:
         async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
@@ -187,7 +190,7 @@ async def _serve(response: _StreamResponse, receive: Receive, send: Send) -> Non
     expiry = loop.time() + (expires_at - datetime.now(UTC)).total_seconds()
     retry_read_at: float | None = None
     try:
-        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send(start)
         await write(f"retry: {RETRY_MILLISECONDS}\n\n")
         next_ping = loop.time() + heartbeat
         while stream.end_reason is None:
