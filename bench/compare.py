@@ -22,7 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from run import BENCH, CONNECTIONS, LOCAL_URL, PREPARE, ROOT, SECRET, ensure_database, free_port, wrk
+from run import BENCH, CONNECTIONS, LOCAL_URL, PREPARE, ROOT, ensure_database, free_port, server_env, wrk
 
 SCENARIOS = {
     "GET /api/{user_id}/tasks (20 tasks)": ("list20", "tasks", None),
@@ -36,16 +36,7 @@ def side(tree: Path, name: str) -> dict:
     """Migrate and prepare the side's database with its own code; start its server."""
     database_url = LOCAL_URL.rsplit("/", 1)[0] + f"/todo_bench_{name}"
     ensure_database(database_url)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DATABASE_URL": database_url,
-        "BETTER_AUTH_SECRET": SECRET,
-        "FRONTEND_URL": "http://localhost:3000",
-        "LLM_PROVIDER": "LOCAL",
-        "LOG_LEVEL": "WARNING",
-        "RUN_WORKER": "false",
-        "MAX_TASKS_PER_USER": "1000000",
-    }
+    env = server_env(database_url, LOG_LEVEL="WARNING", RUN_WORKER="false")
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=tree, env=env, check=True
     )

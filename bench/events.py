@@ -35,11 +35,11 @@ from run import (
     CONNECTIONS,
     LOCAL_URL,
     ROOT,
-    SECRET,
     cpu_seconds,
     ensure_database,
     free_port,
     memory_mib,
+    server_env,
     wrk,
 )
 from run import start as start_server
@@ -275,16 +275,7 @@ def main() -> int:
 
     database_url = os.environ.get("BENCH_DATABASE_URL", LOCAL_URL)
     ensure_database(database_url)
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url,
-        BETTER_AUTH_SECRET=SECRET,
-        FRONTEND_URL="http://localhost:3000",
-        LLM_PROVIDER="LOCAL",
-        LOG_LEVEL="WARNING",
-        RUN_WORKER="false",
-        MAX_TASKS_PER_USER="1000000",
-    )
+    env = server_env(database_url, LOG_LEVEL="WARNING", RUN_WORKER="false")
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )

@@ -38,6 +38,22 @@ CONNECTIONS = 50
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def server_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """The benchmark server's environment: this one's, a database, the LOCAL
+    assistant, limits that a benchmark does not hit."""
+    return dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        BETTER_AUTH_SECRET=SECRET,
+        FRONTEND_URL="http://localhost:3000",
+        LLM_PROVIDER="LOCAL",
+        DEBUG="false",
+        CHAT_RATE_LIMIT="1000000/minute",
+        MAX_TASKS_PER_USER="1000000",
+        **overrides,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -171,17 +187,7 @@ def main() -> int:
 
     database_url = os.environ.get("BENCH_DATABASE_URL", LOCAL_URL)
     ensure_database(database_url)
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url,
-        BETTER_AUTH_SECRET=SECRET,
-        FRONTEND_URL="http://localhost:3000",
-        LLM_PROVIDER="LOCAL",
-        DEBUG="false",
-        LOG_LEVEL="INFO",
-        CHAT_RATE_LIMIT="1000000/minute",
-        MAX_TASKS_PER_USER="1000000",
-    )
+    env = server_env(database_url, LOG_LEVEL="INFO")
     users = prepare(env)
     port, bare_port = free_port(), free_port()
     server = start([sys.executable, "-m", "todo_project.serve"], {**env, "PORT": str(port)}, port)
