@@ -1,35 +1,27 @@
-// A task list kept in sync with the API, as the README shows it: the cursor
-// of now, the full list, then every change after that cursor through an
-// EventSource opened with a single-use ticket. On an error the stream is
-// opened again from the last cursor with a new ticket; a cursor too old
-// (cursor_expired) starts over with a full list.
-function liveTasks(api, userId, token, onChange) {
+// A task list kept in sync (the README's client): the cursor of now, the full list, then every
+// change after that cursor through an EventSource with a single-use ticket; after an error, again
+// from the last cursor with a new ticket; after cursor_expired, from a full list.
+function liveTasks(api, userId, token, show) {
+  const call = (path, method = "GET") => fetch(`${api}/api/${userId}${path}`,
+    { method, headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json());
   const tasks = new Map();
-  const call = (path, init = {}) =>
-    fetch(`${api}/api/${userId}${path}`, { ...init, headers: { Authorization: `Bearer ${token}` } })
-      .then((r) => r.json());
   let cursor = null;
-  async function connect() {
+  const connect = async () => {
     if (cursor === null) {
       cursor = (await call("/changes")).cursor;
-      tasks.clear();
-      for (const task of await call("/tasks")) tasks.set(task.id, task);
-      onChange(tasks);
+      tasks.clear(); for (const task of await call("/tasks")) tasks.set(task.id, task); show(tasks);
     }
-    const { ticket } = await call("/events/ticket", { method: "POST" });
+    const { ticket } = await call("/events/ticket", "POST");
     const source = new EventSource(`${api}/api/${userId}/events?ticket=${ticket}&since=${cursor}`);
-    const apply = (event) => {
-      const change = JSON.parse(event.data);
+    const apply = (event) => { const change = JSON.parse(event.data); cursor = change.cursor;
       if (change.type === "task.deleted") tasks.delete(change.task.id);
       else if (change.task) tasks.set(change.task.id, change.task);
-      cursor = change.cursor;
-      onChange(tasks, change);
-    };
+      show(tasks, change); };
     for (const type of ["task.created", "task.updated", "task.deleted", "notification.created", "notification.updated"])
       source.addEventListener(type, apply);
     source.addEventListener("cursor_expired", () => { cursor = null; });
     source.onerror = () => { source.close(); setTimeout(connect, 1000); };
     return source;
-  }
+  };
   return connect();
 }
