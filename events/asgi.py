@@ -114,11 +114,15 @@ class EventsMiddleware:
         )
         if hub.open_streams(claims.user_id) >= settings.EVENTS_MAX_STREAMS_PER_USER:
             raise TooManyStreams()
-        await hub.listen_for(claims.user_id)
-        if after is None:  # live from now
-            after = (await _read(claims.user_id, None)).after
         stream = Stream(claims)
-        hub.add(stream)
+        hub.add(stream)  # its place is taken before the awaits below: the cap holds for opens at once
+        try:
+            await hub.listen_for(claims.user_id)
+            if after is None:  # live from now
+                after = (await _read(claims.user_id, None)).after
+        except BaseException:
+            hub.remove(stream)
+            raise
         return _StreamResponse(stream, after)
 
 

@@ -361,3 +361,15 @@ def test_only_users_with_an_open_stream_cost_a_notify(live_server_process, alice
         heard = [n.payload for n in listener.notifies(timeout=2, stop_after=2)]
 
     assert heard == [alice.pk]
+
+
+def test_the_cap_holds_for_streams_opened_at_once(live_server_process, alice: User) -> None:
+    server = live_server_process(EVENTS_MAX_STREAMS_PER_USER="3", **FAST)
+    streams = [EventStream(events_url(server, alice), headers=auth_headers(alice)) for _ in range(8)]
+    threads = [threading.Thread(target=stream.open, daemon=True) for stream in streams]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_GUARD_SECONDS)
+
+    assert sorted(stream.status for stream in streams) == [200] * 3 + [429] * 5
