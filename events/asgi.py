@@ -31,7 +31,15 @@ from events.hub import Stream, hub
 from events.tickets import redeem_ticket
 from todo_project.database import async_pool
 from todo_project.exceptions import ServiceUnavailable, error_response
-from todo_project.middleware import ASGIApp, Receive, Scope, Send, middleware_chain, send_response
+from todo_project.middleware import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    middleware_chain,
+    response_start,
+    send_response,
+)
 from todo_project.patterns import pattern
 
 logger = logging.getLogger(__name__)
@@ -82,9 +90,7 @@ class EventsMiddleware:
             return
         # What the stream needs, and no more: the request and response objects
         # go now (10,000 open streams keep 10,000 of whatever stays referenced).
-        stream, after = response.stream, response.after
-        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
-        start = {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        stream, after, start = response.stream, response.after, response_start(response)
         del response
         try:
             await _serve(stream, after, start, receive, send)
@@ -160,20 +166,13 @@ def _bearer(exc: exceptions.AuthenticationFailed | exceptions.NotAuthenticated) 
     return exc
 
 
-class _Read:
-    __slots__ = ("after", "frames", "has_more")
-
-    def __init__(self, frames: list[str], after: int, has_more: bool) -> None:
-        self.frames, self.after, self.has_more = frames, after, has_more
-
-
-async def _read(owner_id: str, after: int | None) -> _Read:
+async def _read(owner_id: str, after: int | None) -> feed.Page:
+    """The user's changes after `after` as SSE frames (none: only the latest number)."""
     statement = feed.read_statement(owner_id, after, READ_LIMIT, row_sql=feed.SSE_FRAME_SQL)
     async with async_pool().connection(timeout=READ_TIMEOUT_SECONDS) as connection:
         cursor = await connection.execute(statement.sql, statement.params)
         row = await cursor.fetchone()
-    page = feed.read_page(row, after, READ_LIMIT)
-    return _Read(page.changes, feed.parse_cursor(page.cursor), page.has_more)
+    return feed.read_page(row, after, READ_LIMIT)
 
 
 async def _serve(stream: Stream, after: int, start: dict, receive: Receive, send: Send) -> None:
@@ -211,8 +210,8 @@ async def _serve(stream: Stream, after: int, start: dict, receive: Receive, send
                     stream.unread, retry_read_at = True, loop.time() + RETRY_MILLISECONDS / 1000
                 else:
                     retry_read_at = None
-                    if read.frames:
-                        await write("".join(read.frames))
+                    if read.changes:
+                        await write("".join(read.changes))
                         after = read.after
                     if read.has_more:
                         stream.changed()

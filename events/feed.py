@@ -73,11 +73,16 @@ def format_cursor(number: int) -> str:
 
 @dataclass(frozen=True)
 class Page:
-    """Changes after a cursor, oldest first, as JSON texts."""
+    """Changes after a cursor, oldest first (as read_statement's `row_sql`
+    writes them), and the number of the last one: the cursor to go on from."""
 
     changes: list[str]
-    cursor: str
+    after: int
     has_more: bool
+
+    @property
+    def cursor(self) -> str:
+        return format_cursor(self.after)
 
     def json(self) -> str:
         more = "true" if self.has_more else "false"
@@ -109,13 +114,12 @@ def read_page(row: tuple[int, bool, list[str]], after: int | None, limit: int) -
     `after` were pruned (or `after` is past the latest change)."""
     latest, next_is_kept, changes = row
     if after is None:
-        return Page([], format_cursor(latest), has_more=False)
+        return Page([], latest, has_more=False)
     if after > latest or (after < latest and not next_is_kept):
         raise CursorExpired()
     has_more = len(changes) > limit
     changes = changes[:limit]
-    cursor = after + len(changes)  # numbers have no gaps
-    return Page(changes, format_cursor(cursor), has_more=has_more)
+    return Page(changes, after + len(changes), has_more=has_more)  # numbers have no gaps
 
 
 def history_statement(owner_id: str, task_id: int, limit: int, offset: int) -> Statement:

@@ -192,9 +192,10 @@ def creation_statement(task: Task, *, guard: Statement | None = None) -> Stateme
 
 
 def _begin_change_of(owner: User, task_id: int) -> Task:
-    """begin_change, then get_task(for_update=True), in one round trip: the
-    owner's lock is held from the first statement on, so each round trip
-    less is time less that the owner's other writes wait."""
+    """begin_change, then the owner's task with its row locked until the
+    transaction ends (so a read-then-write cannot lose another write), in
+    one round trip: the owner's lock is held from the first statement on, so
+    each round trip less is time less that the owner's other writes wait."""
     if not 0 < task_id <= MAX_ID:
         raise TaskNotFound()
     fields = [field.attname for field in Task._meta.concrete_fields]
@@ -209,15 +210,11 @@ def _begin_change_of(owner: User, task_id: int) -> Task:
     return Task.from_db(connection.alias, fields, row)
 
 
-def get_task(*, owner: User, task_id: int, for_update: bool = False) -> Task:
-    """The owner's task; with `for_update`, its row stays locked until the
-    caller's transaction ends, so a read-then-write cannot lose another write."""
+def get_task(*, owner: User, task_id: int) -> Task:
+    """The owner's task (to write one, _begin_change_of locks it)."""
     if not 0 < task_id <= MAX_ID:
         raise TaskNotFound()
-    tasks = Task.objects.for_user(owner).filter(pk=task_id)
-    if for_update:
-        tasks = tasks.select_for_update()
-    task = tasks.first()
+    task = Task.objects.for_user(owner).filter(pk=task_id).first()
     if task is None:
         raise TaskNotFound()
     return task

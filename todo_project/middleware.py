@@ -218,10 +218,16 @@ async def read_body(receive: Receive) -> tuple[bytes, bool]:
             return b"".join(chunks), True
 
 
+def response_start(response: HttpResponseBase) -> Message:
+    """The ASGI start of a Django response: its status and headers."""
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+    return {"type": "http.response.start", "status": response.status_code, "headers": headers}
+
+
 async def send_response(response: HttpResponseBase, send: Send) -> None:
     content = response.content if isinstance(response, HttpResponse) else b"".join(response)
-    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+    start = response_start(response)
     if not response.has_header("Content-Length"):
-        headers.append((b"content-length", str(len(content)).encode()))
-    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        start["headers"].append((b"content-length", str(len(content)).encode()))
+    await send(start)
     await send({"type": "http.response.body", "body": content})
