@@ -29,6 +29,7 @@ from accounts.auth import TokenClaims, bearer_claims, token_holder_statement
 from accounts.models import User
 from tasks import services
 from tasks.serializers import CompletionSerializer, TaskInputSerializer, TaskListQuerySerializer
+from todo_project.conditional import etag
 from todo_project.database import async_pool
 from todo_project.exceptions import ServiceUnavailable, error_response
 from todo_project.middleware import (
@@ -99,7 +100,7 @@ class TaskRoutesMiddleware:
         if request.method == "POST":
             return await self._create(request, owner, claims) if not match["task_id"] else _ToDjango()
         if match["task_id"]:
-            return await self._retrieve(owner, claims, int(match["task_id"]))
+            return await self._retrieve(request, owner, claims, int(match["task_id"]))
         return await self._list(request, owner, claims)
 
     async def _list(self, request: HttpRequest, owner: User, claims: TokenClaims) -> HttpResponseBase:
@@ -122,24 +123,28 @@ class TaskRoutesMiddleware:
                 total = (await cursor.fetchone())[0]
         return _json("[" + ",".join(rows) + "]", headers={"X-Total-Count": str(total)})
 
-    async def _retrieve(self, owner: User, claims: TokenClaims, task_id: int) -> HttpResponseBase:
-        if not 0 < task_id <= services.MAX_ID:
+    async def _retrieve(
+        self, request: HttpRequest, owner: User, claims: TokenClaims, task_id: int
+    ) -> HttpResponseBase:
+        if not 0 < task_id <= services.MAX_ID or "If-None-Match" in request.headers:
             return _ToDjango()
         holder = token_holder_statement(claims)
-        body = _task_body_template().statement(owner_id=owner.pk, task_id=task_id)
+        task = _task_body_template().statement(owner_id=owner.pk, task_id=task_id)
         async with async_pool().connection() as connection:
             cursor = await connection.execute(
-                f"SELECT EXISTS ({holder.sql}), ({body.sql})", [*holder.params, *body.params]
+                f"SELECT EXISTS ({holder.sql}), task.* FROM (SELECT) AS one"  # noqa: S608 - the ORM's SQL
+                f" LEFT JOIN ({task.sql}) AS task ON true",
+                [*holder.params, *task.params],
             )
-            held, task = await cursor.fetchone()
-        if not held or task is None:
+            held, version, body = await cursor.fetchone()
+        if not held or body is None:
             return _ToDjango()
-        return _json(task)
+        return _json(body, headers={"ETag": etag(version)})
 
     async def _complete(
         self, request: HttpRequest, owner: User, claims: TokenClaims, task_id: int
     ) -> HttpResponseBase:
-        if not 0 < task_id <= services.MAX_ID:
+        if not 0 < task_id <= services.MAX_ID or "If-Match" in request.headers:
             return _ToDjango()
         data = _json_body(request) if request.body else {}
         completion = CompletionSerializer(data=data)
@@ -158,7 +163,7 @@ class TaskRoutesMiddleware:
             # Not found, the token's user is gone, or a recurring task (its
             # next occurrence: set_task_completion): Django answers.
             return _ToDjango()
-        return _json(row[1])
+        return _json(row[2], headers={"ETag": etag(row[1])})
 
     async def _create(self, request: HttpRequest, owner: User, claims: TokenClaims) -> HttpResponseBase:
         fields = TaskInputSerializer(data=_json_body(request))
@@ -175,7 +180,8 @@ class TaskRoutesMiddleware:
             row = await cursor.fetchone()
         if row is None:
             return _ToDjango()  # the task limit, or the token's user is gone: Django says which
-        return _json(row[1], status=201, headers={"Location": f"{request.path}/{row[0]}"})
+        headers = {"Location": f"{request.path}/{row[0]}", "ETag": etag(row[1])}
+        return _json(row[2], status=201, headers=headers)
 
 
 def _json_body(request: HttpRequest) -> Any:

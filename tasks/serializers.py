@@ -48,6 +48,7 @@ def task_body(row: Mapping[str, Any]) -> dict[str, Any]:
         "recurrence": row["recurrence"],
         "remind_at": _iso(row["remind_at"]),
         "next_task_id": row["next_task_id"],
+        "version": row["version"],
         "created_at": _iso(row["created_at"]),
         "updated_at": _iso(row["updated_at"]),
     }
@@ -105,6 +106,9 @@ class TaskSerializer(serializers.Serializer):
     remind_at = serializers.DateTimeField(allow_null=True, help_text="When a reminder notification fires.")
     next_task_id = serializers.IntegerField(
         allow_null=True, help_text="The next occurrence, made when this recurring task was completed."
+    )
+    version = serializers.IntegerField(
+        help_text='1 at creation, +1 on every change; the ETag of an answer with this task is "<version>".'
     )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

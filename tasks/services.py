@@ -14,7 +14,7 @@ feed, and waits for nothing after."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -35,13 +35,14 @@ from events.models import ChangeSource
 from tasks.models import Notification, Priority, Task, latest_reminder
 from tasks.recurrence import InvalidRule, check_recurs, next_due
 from tasks.reminders import schedule_reminder
+from todo_project.conditional import etag
 from todo_project.paging import total_matches
 from todo_project.sql import Statement, compiled
 
 # The columns behind a task's body (tasks.serializers.task_body).
 TASK_FIELDS = (
     "id", "owner_id", "title", "description", "completed", "priority", "tags", "due_date",
-    "recurrence", "remind_at", "next_task_id", "created_at", "updated_at",
+    "recurrence", "remind_at", "next_task_id", "version", "created_at", "updated_at",
 )  # fmt: skip
 UPDATABLE_FIELDS = frozenset({
     "title", "description", "completed", "priority", "tags", "due_date",
@@ -70,6 +71,28 @@ class TaskLimitReached(exceptions.APIException):
         super().__init__(
             f"You have reached the limit of {settings.MAX_TASKS_PER_USER} tasks; delete some to add more."
         )
+
+
+class PreconditionFailed(exceptions.APIException):
+    """An If-Match that names another version than the task's: the answer
+    carries the current task, so a client can merge and try again."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "precondition_failed"
+    default_detail = "The task has changed since that version; the current task is under current."
+
+    def __init__(self, current: Task) -> None:
+        from tasks.serializers import task_instance_body  # the serializers import this module
+
+        super().__init__()
+        self.extra_body = {"current": task_instance_body(current)}
+        self.extra_headers = {"ETag": etag(current.version)}
+
+
+def _check_version(task: Task, versions: Collection[int] | None) -> None:
+    """`versions`: those an If-Match accepts (None: any)."""
+    if versions is not None and task.version not in versions:
+        raise PreconditionFailed(task)
 
 
 # Who makes the changes of the current context: the change feed's `source`.
@@ -164,7 +187,7 @@ def new_task(
 def creation_statement(task: Task, *, guard: Statement | None = None) -> Statement:
     """Insert a task made by new_task unless its owner already has
     MAX_TASKS_PER_USER (or `guard`, an EXISTS condition, fails), RETURNING the
-    new id and JSON body in its second result (cursor.nextset()).
+    new id, version and JSON body in its second result (cursor.nextset()).
 
     Two statements in one query, which PostgreSQL runs as one transaction in
     one round trip: the owner's row lock, then the insert with its count. The
@@ -188,7 +211,7 @@ def creation_statement(task: Task, *, guard: Statement | None = None) -> Stateme
     if guard is not None:
         sql += f" AND EXISTS ({guard.sql})"
         params += guard.params
-    return Statement(f"{sql} RETURNING tasks.id, {TASK_JSON_SQL}", params)
+    return Statement(f"{sql} RETURNING tasks.id, tasks.version, {TASK_JSON_SQL}", params)
 
 
 def _begin_change_of(owner: User, task_id: int) -> Task:
@@ -221,13 +244,19 @@ def get_task(*, owner: User, task_id: int) -> Task:
 
 
 @transaction.atomic
-def update_task(*, owner: User, task_id: int, changes: Mapping[str, Any]) -> Task:
+def update_task(
+    *, owner: User, task_id: int, changes: Mapping[str, Any], versions: Collection[int] | None = None
+) -> Task:
     """Apply the given fields only; fields left out keep their values, also
-    when another update of the same task runs at the same moment."""
+    when another update of the same task runs at the same moment. With
+    `versions` (an If-Match), only a task at one of them is changed, else
+    PreconditionFailed: checked under the task's row lock, so of writers
+    racing from the same version exactly one succeeds."""
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
         raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
     task = _begin_change_of(owner, task_id)
+    _check_version(task, versions)
     was_completed, reminded_at = task.completed, task.remind_at
     for field, value in changes.items():
         if field == "title":
@@ -243,23 +272,29 @@ def update_task(*, owner: User, task_id: int, changes: Mapping[str, Any]) -> Tas
     if task.completed and not was_completed:
         _make_next_occurrence(task)
     task.save()
+    task.version += 1  # as the trigger did (updated_at moves: always a change)
     if task.remind_at != reminded_at:
         schedule_reminder(task)  # the job for the old time will find it changed
     return task
 
 
 @transaction.atomic
-def set_task_completion(*, owner: User, task_id: int, completed: bool | None = None) -> Task:
+def set_task_completion(
+    *, owner: User, task_id: int, completed: bool | None = None, versions: Collection[int] | None = None
+) -> Task:
     """Set completion, or toggle it when `completed` is None. The row's lock
     makes parallel toggles take turns, so n toggles flip it n times; a
-    recurring task's next occurrence is made in the same transaction."""
+    recurring task's next occurrence is made in the same transaction.
+    `versions` as for update_task."""
     task = _begin_change_of(owner, task_id)
+    _check_version(task, versions)
     was_completed = task.completed
     task.completed = not task.completed if completed is None else completed
     if task.completed and not was_completed:
         _make_next_occurrence(task)
     # One update, the next occurrence's id included: one change of the task.
     task.save(update_fields=["completed", "next_task", "updated_at"])
+    task.version += 1  # as the trigger did
     # Re-opened, a task keeps its reminder: its job checks the task when it runs.
     return task
 
@@ -304,9 +339,11 @@ def _make_next_occurrence(task: Task) -> None:
 
 
 @transaction.atomic
-def delete_task(*, owner: User, task_id: int) -> Task:
-    """Delete and return the task (its id and title stay readable)."""
+def delete_task(*, owner: User, task_id: int, versions: Collection[int] | None = None) -> Task:
+    """Delete and return the task (its id and title stay readable).
+    `versions` as for update_task."""
     task = _begin_change_of(owner, task_id)
+    _check_version(task, versions)
     deleted_id = task.pk
     task.delete()
     task.pk = task.id = deleted_id
@@ -378,6 +415,7 @@ TASK_JSON_SQL = f"""json_build_object(
         'recurrence', tasks.recurrence,
         'remind_at', to_char(tasks.remind_at AT TIME ZONE 'UTC', {_UTC_ISO}),
         'next_task_id', tasks.next_task_id,
+        'version', tasks.version,
         'created_at', to_char(tasks.created_at AT TIME ZONE 'UTC', {_UTC_ISO}),
         'updated_at', to_char(tasks.updated_at AT TIME ZONE 'UTC', {_UTC_ISO})
     )::text"""
@@ -392,14 +430,10 @@ def task_page(*, owner: User, query: ListQuery) -> tuple[QuerySet[Task], QuerySe
     return matches, query.page(matches.annotate(body=_TASK_JSON)).values_list("body", flat=True)
 
 
-def task_body_query(*, owner: User, task_id: int) -> QuerySet[str]:
-    """The owner's task's JSON body (no row for another user's task)."""
-    return (
-        Task.objects.for_user(owner)
-        .filter(pk=task_id)
-        .annotate(body=_TASK_JSON)
-        .values_list("body", flat=True)
-    )
+def task_body_query(*, owner: User, task_id: int) -> QuerySet[Task]:
+    """The owner's task's version and JSON body (no row for another user's task)."""
+    task = Task.objects.for_user(owner).filter(pk=task_id)
+    return task.annotate(body=_TASK_JSON).values_list("version", "body")
 
 
 def completion_statement(
@@ -407,7 +441,7 @@ def completion_statement(
 ) -> Statement:
     """set_task_completion in one statement, for tasks that do not recur (a
     recurring one needs its next occurrence made): the row's lock makes
-    parallel toggles take turns. RETURNING the task's id and JSON body; no row
+    parallel toggles take turns. RETURNING the task's id, version and JSON body; no row
     when the task is not the owner's or recurs (or `guard`, an EXISTS
     condition, fails)."""
     sql = (
@@ -419,7 +453,7 @@ def completion_statement(
     if guard is not None:
         sql += f" AND EXISTS ({guard.sql})"
         params += guard.params
-    return Statement(f"{sql} RETURNING tasks.id, {TASK_JSON_SQL}", params)
+    return Statement(f"{sql} RETURNING tasks.id, tasks.version, {TASK_JSON_SQL}", params)
 
 
 def list_tasks_json(*, owner: User, query: ListQuery) -> TaskPageJSON:

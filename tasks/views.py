@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from accounts.auth import IsPathUser
 from tasks import services
+from tasks.models import Task
 from tasks.serializers import (
     CompletionSerializer,
     NotificationQuerySerializer,
@@ -19,6 +20,7 @@ from tasks.serializers import (
     TaskSerializer,
     task_instance_body,
 )
+from todo_project.conditional import etag, if_match, none_match
 from todo_project.schema import USER_ID_PARAMETER as USER_ID
 from todo_project.schema import error_responses, total_count_header
 
@@ -96,15 +98,13 @@ class TaskViewSet(viewsets.ViewSet):
     def create(self, request: Request, user_id: str) -> Response:
         data = _valid(TaskInputSerializer(data=request.data))
         task = services.create_task(owner=request.user, **data)
-        return Response(
-            task_instance_body(task),
-            status=status.HTTP_201_CREATED,
-            headers={"Location": f"{request.path}/{task.pk}"},
-        )
+        return _answer(task, code=status.HTTP_201_CREATED, headers={"Location": f"{request.path}/{task.pk}"})
 
     def retrieve(self, request: Request, user_id: str, id: str) -> Response:
         task = services.get_task(owner=request.user, task_id=int(id))
-        return Response(task_instance_body(task))
+        if none_match(request.headers.get("If-None-Match"), task.version):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag(task.version)})
+        return _answer(task)
 
     def update(self, request: Request, user_id: str, id: str) -> Response:
         # Frontends send partial PUTs: fields left out keep their values.
@@ -114,7 +114,7 @@ class TaskViewSet(viewsets.ViewSet):
         return self._update(request, int(id))
 
     def destroy(self, request: Request, user_id: str, id: str) -> Response:
-        services.delete_task(owner=request.user, task_id=int(id))
+        services.delete_task(owner=request.user, task_id=int(id), versions=_if_match(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -129,14 +129,26 @@ class TaskViewSet(viewsets.ViewSet):
         # No body is {} here (a toggle); a JSON null is not an object and is refused.
         data = _valid(CompletionSerializer(data=request.data))
         task = services.set_task_completion(
-            owner=request.user, task_id=int(id), completed=data.get("completed")
+            owner=request.user, task_id=int(id), completed=data.get("completed"), versions=_if_match(request)
         )
-        return Response(task_instance_body(task))
+        return _answer(task)
 
     def _update(self, request: Request, task_id: int) -> Response:
         data = _valid(TaskInputSerializer(data=request.data, partial=True))
-        task = services.update_task(owner=request.user, task_id=task_id, changes=data)
-        return Response(task_instance_body(task))
+        task = services.update_task(
+            owner=request.user, task_id=task_id, changes=data, versions=_if_match(request)
+        )
+        return _answer(task)
+
+
+def _answer(task: Task, *, code: int = status.HTTP_200_OK, headers: dict[str, str] | None = None) -> Response:
+    """An answer with one task: its body, and its version as the ETag."""
+    headers = {"ETag": etag(task.version), **(headers or {})}
+    return Response(task_instance_body(task), status=code, headers=headers)
+
+
+def _if_match(request: Request) -> frozenset[int] | None:
+    return if_match(request.headers.get("If-Match"))
 
 
 def _valid(serializer: serializers.Serializer) -> dict:

@@ -132,6 +132,9 @@ def error_answer(api_exc: exceptions.APIException) -> ErrorAnswer:
             body = error_body(str(api_exc.default_detail), code, flatten_errors(detail))
         else:
             body = error_body(str(detail), code)
+    # What an error adds to its answer (the current task of a 412, say).
+    body.update(getattr(api_exc, "extra_body", {}))
+    headers.update(getattr(api_exc, "extra_headers", {}))
     return ErrorAnswer(api_exc.status_code, body, headers)
 
 

@@ -47,9 +47,11 @@ def test_alice_creates_a_task_with_defaults(alice_api, alice: User) -> None:
         "recurrence": None,
         "remind_at": None,
         "next_task_id": None,
+        "version": 1,
         "created_at": body["created_at"],
         "updated_at": body["updated_at"],
     }
+    assert response["ETag"] == '"1"'
     assert body["created_at"].endswith("Z")
     assert datetime.fromisoformat(body["created_at"]) == task.created_at
     assert task.owner == alice
