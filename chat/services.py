@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from rest_framework import exceptions
@@ -77,11 +79,18 @@ def delete_conversation(*, owner: User, conversation_id: int) -> None:
 
 
 def chat(
-    *, owner: User, message: str, conversation_id: int | None = None, time_zone: str = "UTC"
+    *,
+    owner: User,
+    message: str,
+    conversation_id: int | None = None,
+    time_zone: str = "UTC",
+    with_reply: Callable[[ChatTurn], None] | None = None,
 ) -> ChatTurn:
     """One turn, in this order, keeping nothing in memory: load the recent
     history, store the user's message, run the agent (no transaction or
-    connection is held while a model thinks), store the reply, answer."""
+    connection is held while a model thinks), store the reply, answer.
+    `with_reply` runs in the reply's transaction (the answer kept for an
+    Idempotency-Key: both are stored, or neither)."""
     if conversation_id is None:
         conversation = Conversation.objects.create(owner=owner, title=_title(message))
         history: list[dict[str, str]] = []
@@ -93,8 +102,12 @@ def chat(
     reply = run_agent(user=owner, history=history, message=message, time_zone=time_zone)
 
     stored_calls = [_bounded(record) for record in reply.tool_calls]
-    assistant = _add_message(conversation, Role.ASSISTANT, reply.content, stored_calls)
-    return ChatTurn(conversation=conversation, reply=assistant, fallback=reply.fallback)
+    with transaction.atomic():
+        assistant = _add_message(conversation, Role.ASSISTANT, reply.content, stored_calls)
+        turn = ChatTurn(conversation=conversation, reply=assistant, fallback=reply.fallback)
+        if with_reply is not None:
+            with_reply(turn)
+    return turn
 
 
 def _bounded(record: dict[str, Any]) -> dict[str, Any]:

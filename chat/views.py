@@ -1,6 +1,11 @@
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +20,8 @@ from chat.serializers import (
     ConversationSummarySerializer,
     PageQuerySerializer,
 )
+from idempotency import keys
+from idempotency.views import IdempotentWrites
 from todo_project.schema import USER_ID_PARAMETER as USER_ID
 from todo_project.schema import error_responses, total_count_header
 from todo_project.throttling import ChatRateThrottle
@@ -25,9 +32,15 @@ CONVERSATION_ID = OpenApiParameter(
 NOT_FOUND = "Conversation not found (not_found), also for another user's."
 
 
-class ChatView(APIView):
+class ChatView(IdempotentWrites, APIView):
     permission_classes = [IsPathUser]
     throttle_classes = [ChatRateThrottle]
+
+    def lease(self) -> timedelta:
+        """How long a message's key is held while its turn runs: every model
+        call of the tool loop at its timeout, and some time to spare."""
+        calls = settings.CHAT_MAX_TOOL_STEPS + 1
+        return timedelta(seconds=settings.LLM_TIMEOUT_SECONDS * calls + 30)
 
     @extend_schema(
         operation_id="chat",
@@ -48,17 +61,28 @@ class ChatView(APIView):
             message=serializer.validated_data["message"],
             conversation_id=serializer.validated_data.get("conversation_id"),
             time_zone=serializer.validated_data["time_zone"],
+            with_reply=lambda turn: self.keep(_answer(_body(turn))),
         )
-        reply = turn.reply
-        body = {
-            "conversation_id": turn.conversation.pk,
-            "response": reply.content,
-            "tool_calls": reply.tool_calls,
-            "message": AssistantMessageSerializer(reply).data,
-        }
-        if turn.fallback:
-            body["fallback"] = True
-        return Response(body)
+        return Response(_body(turn))
+
+
+def _body(turn: services.ChatTurn) -> dict[str, Any]:
+    reply = turn.reply
+    body = {
+        "conversation_id": turn.conversation.pk,
+        "response": reply.content,
+        "tool_calls": reply.tool_calls,
+        "message": AssistantMessageSerializer(reply).data,
+    }
+    if turn.fallback:
+        body["fallback"] = True
+    return body
+
+
+def _answer(body: dict[str, Any]) -> keys.Answer:
+    """The answer as the view sends it (DRF's JSONRenderer), to keep for its key."""
+    rendered = JSONRenderer().render(body)
+    return keys.Answer(200, {"Content-Type": "application/json"}, rendered)
 
 
 @extend_schema_view(
@@ -94,7 +118,7 @@ class ChatView(APIView):
         responses={204: None, **error_responses(401, 403, 404, s404=NOT_FOUND)},
     ),
 )
-class ConversationViewSet(viewsets.ViewSet):
+class ConversationViewSet(IdempotentWrites, viewsets.ViewSet):
     permission_classes = [IsPathUser]
     lookup_field = "id"
     lookup_value_regex = "[0-9]+"

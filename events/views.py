@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts.auth import IsPathUser, verify_token
 from events import feed
 from events.tickets import issue_ticket
+from idempotency.views import IdempotentWrites
 from tasks import services
 from todo_project.schema import USER_ID_PARAMETER as USER_ID
 from todo_project.schema import error_responses, total_count_header
@@ -99,7 +100,7 @@ class ChangesView(APIView):
         return _json(page.json())
 
 
-class TicketView(APIView):
+class TicketView(IdempotentWrites, APIView):
     permission_classes = [IsPathUser]
 
     @extend_schema(

@@ -16,6 +16,7 @@ import functools
 import io
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from rest_framework.utils import json
 
 from accounts.auth import TokenClaims, bearer_claims, token_holder_statement
 from accounts.models import User
+from idempotency import keys
 from tasks import services
 from tasks.serializers import CompletionSerializer, TaskInputSerializer, TaskListQuerySerializer
 from todo_project.conditional import etag
@@ -44,7 +46,7 @@ from todo_project.middleware import (
 )
 from todo_project.paging import total_from_page
 from todo_project.patterns import pattern
-from todo_project.sql import Template
+from todo_project.sql import Statement, Template
 
 ROUTE = pattern(
     r"^/api(?:/v1)?/(?P<user_id>[^/]+)/tasks(?:/(?P<task_id>[0-9]{1,18})(?P<complete>/complete)?)?$"
@@ -156,14 +158,11 @@ class TaskRoutesMiddleware:
             completed=completion.validated_data.get("completed"),
             guard=token_holder_statement(claims),
         )
-        async with async_pool().connection() as connection:
-            cursor = await connection.execute(statement.sql, statement.params)
-            row = await cursor.fetchone()
-        if row is None:
-            # Not found, the token's user is gone, or a recurring task (its
-            # next occurrence: set_task_completion): Django answers.
-            return _ToDjango()
-        return _json(row[2], headers={"ETag": etag(row[1])})
+        # Not found, the token's user is gone, or a recurring task (its next
+        # occurrence: set_task_completion): Django answers.
+        return await _write(
+            request, owner, statement, lambda row: _json(row[2], headers={"ETag": etag(row[1])})
+        )
 
     async def _create(self, request: HttpRequest, owner: User, claims: TokenClaims) -> HttpResponseBase:
         fields = TaskInputSerializer(data=_json_body(request))
@@ -174,14 +173,49 @@ class TaskRoutesMiddleware:
         except ValidationError:
             return _ToDjango()
         statement = services.creation_statement(task, guard=token_holder_statement(claims))
-        async with async_pool().connection() as connection:
-            cursor = await connection.execute(statement.sql, statement.params)
-            cursor.nextset()
-            row = await cursor.fetchone()
-        if row is None:
-            return _ToDjango()  # the task limit, or the token's user is gone: Django says which
-        headers = {"Location": f"{request.path}/{row[0]}", "ETag": etag(row[1])}
-        return _json(row[2], status=201, headers=headers)
+
+        def created(row: tuple[Any, ...]) -> HttpResponse:
+            headers = {"Location": f"{request.path}/{row[0]}", "ETag": etag(row[1])}
+            return _json(row[2], status=201, headers=headers)
+
+        # No row: the task limit, or the token's user is gone: Django says which.
+        return await _write(request, owner, statement, created)
+
+
+async def _write(
+    request: HttpRequest, owner: User, statement: Statement, answer: Callable[[tuple[Any, ...]], HttpResponse]
+) -> HttpResponseBase:
+    """Run a write's statement (its row in its last result) and answer with
+    its row, or hand the request to Django when there is none. With an
+    Idempotency-Key, the key's claim, the write and its kept answer are one
+    transaction; a key held already is Django's to answer (replay, 409, 422)."""
+    key = request.headers.get(keys.HEADER)
+    async with async_pool().connection() as connection:
+        if key is None:
+            row = await _last_row(await connection.execute(statement.sql, statement.params))
+            return _ToDjango() if row is None else answer(row)
+        try:
+            call = keys.Call.of(
+                owner_id=owner.pk, key=key, method=request.method, path=request.path, body=request.body
+            )
+        except keys.MalformedKey:
+            return _ToDjango()
+        async with connection.transaction() as transaction:
+            if not await keys.claim_async(connection, call):
+                raise psycopg.Rollback(transaction)
+            row = await _last_row(await connection.execute(statement.sql, statement.params))
+            if row is None:
+                raise psycopg.Rollback(transaction)
+            response = answer(row)
+            await keys.keep_async(connection, call, keys.Answer.of(response))
+            return response
+    return _ToDjango()
+
+
+async def _last_row(cursor: psycopg.AsyncCursor) -> tuple[Any, ...] | None:
+    while cursor.nextset():
+        pass
+    return await cursor.fetchone()
 
 
 def _json_body(request: HttpRequest) -> Any:

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.auth import IsPathUser
+from idempotency.views import IdempotentWrites
 from tasks import services
 from tasks.models import Task
 from tasks.serializers import (
@@ -79,7 +80,7 @@ TASK_ERRORS = error_responses(
         responses={204: None, **error_responses(401, 403, 404)},
     ),
 )
-class TaskViewSet(viewsets.ViewSet):
+class TaskViewSet(IdempotentWrites, viewsets.ViewSet):
     """A user's tasks. IsPathUser refuses another user's path before any query;
     every lookup below goes through tasks.services, scoped to request.user."""
 
@@ -161,7 +162,7 @@ NOTIFICATION_ID = OpenApiParameter(
 )
 
 
-class NotificationViewSet(viewsets.ViewSet):
+class NotificationViewSet(IdempotentWrites, viewsets.ViewSet):
     """A user's notifications: the reminders that fired (tasks/reminders.py)."""
 
     permission_classes = [IsPathUser]

@@ -74,7 +74,7 @@ async def _run_until(worker: App, stopping: asyncio.Event, poll_seconds: float) 
             )
         )
         stalled = asyncio.create_task(_retry_stalled_jobs(worker))
-        pruning = asyncio.create_task(_prune_old_changes())
+        pruning = asyncio.create_task(_prune_expired())
         await _until_done_or_set(working, stopping)
         stalled.cancel()
         pruning.cancel()
@@ -109,21 +109,27 @@ async def _retry_stalled_jobs(worker: App) -> None:
             logger.warning("Could not look for stalled jobs (%s)", type(exc).__name__)
 
 
-async def _prune_old_changes() -> None:
-    """The change feed's retention (events/pruning.py): at the start, then
-    hourly, on a connection of its own (cancelled with the worker: a
-    database that does not answer never holds a stop)."""
+async def _prune_expired() -> None:
+    """The change feed's retention (events/pruning.py) and the expired
+    idempotency keys (idempotency/keys.py): at the start, then hourly, on a
+    connection of its own (cancelled with the worker: a database that does
+    not answer never holds a stop)."""
     from events.pruning import prune
+    from idempotency.keys import prune as prune_keys
     from todo_project.database import connection_parameters
 
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(**connection_parameters()) as database:
                 changes, tickets = await prune(database)
-            if changes or tickets:
-                logger.info("Pruned %d old changes and %d expired tickets", changes, tickets)
+                keys = await prune_keys(database)
+            if changes or tickets or keys:
+                logger.info(
+                    "Pruned %d old changes, %d expired tickets and %d expired idempotency keys",
+                    changes, tickets, keys,
+                )  # fmt: skip
         except (psycopg.Error, OSError) as exc:
-            logger.warning("Could not prune old changes (%s); trying again in an hour", type(exc).__name__)
+            logger.warning("Could not prune expired rows (%s); trying again in an hour", type(exc).__name__)
         await asyncio.sleep(PRUNE_SECONDS)
 
 

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "tasks",
     "chat",
     "events",  # live changes: the feed, the event stream, task history
+    "idempotency",  # safe retries: Idempotency-Key
     "health",
 ]
 
@@ -216,8 +217,10 @@ LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 
 CORS_ALLOWED_ORIGINS = env_origins("FRONTEND_URL", required=True)
 CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
-CORS_ALLOW_HEADERS = ["authorization", "content-type", "last-event-id"]
-CORS_EXPOSE_HEADERS = ["Location", "X-Total-Count", "Retry-After"]
+CORS_ALLOW_HEADERS = [
+    "authorization", "content-type", "idempotency-key", "if-match", "if-none-match", "last-event-id",
+]  # fmt: skip
+CORS_EXPOSE_HEADERS = ["Location", "X-Total-Count", "Retry-After", "ETag", "Idempotent-Replayed"]
 # Browser clients such as axios with withCredentials need it; only the
 # origins above ever get it (a wildcard is refused by env_origins).
 CORS_ALLOW_CREDENTIALS = True
@@ -275,6 +278,11 @@ EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 30, minimum=1, maximum=
 EVENTS_HEARTBEAT_SECONDS = env_int("EVENTS_HEARTBEAT_SECONDS", 15, minimum=1, maximum=300)
 # Open event streams of one user on one process; the next one is 429.
 EVENTS_MAX_STREAMS_PER_USER = env_int("EVENTS_MAX_STREAMS_PER_USER", 10, minimum=1, maximum=1000)
+
+# --- Safe retries (idempotency/) ---------------------------------------------
+
+# The first answer to a write with an Idempotency-Key is replayed this long.
+IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1, maximum=24 * 365)
 
 # --- OpenAPI -----------------------------------------------------------------
 
