@@ -241,3 +241,99 @@ def add_event_stream(result: dict[str, Any], generator: Any, request: Any, publi
         }
     }
     return result
+
+
+# --- safe retries and versions (SPEC.md section 1) ---------------------------------
+
+_WRITES = ("post", "put", "patch", "delete")
+_CONDITIONAL_WRITES = ("tasks_update", "tasks_partial_update", "tasks_destroy", "tasks_complete")
+_ONE_TASK_ANSWERS = (
+    "tasks_create",
+    "tasks_retrieve",
+    "tasks_update",
+    "tasks_partial_update",
+    "tasks_complete",
+)
+
+
+def _header(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", **schema},
+        "description": description,
+    }
+
+
+def _error(description: str, schema: str = "Error") -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def add_retries_and_versions(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """Idempotency-Key on every write under /api/{user_id}/ (idempotency/),
+    and a task's version as ETag, If-Match and If-None-Match (tasks/views.py)."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["PreconditionFailed"] = {
+        "allOf": [
+            {"$ref": "#/components/schemas/Error"},
+            {
+                "type": "object",
+                "properties": {"current": {"$ref": "#/components/schemas/Task"}},
+                "required": ["current"],
+            },
+        ]
+    }
+    etag = {"ETag": {"schema": {"type": "string"}, "description": 'The task\'s version, "<version>".'}}
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/{user_id}/"):
+            continue
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if method in _WRITES:
+                operation.setdefault("parameters", []).append(
+                    _header(
+                        "Idempotency-Key",
+                        "1..255 printable ASCII characters. A retry with the same key, method, route and"
+                        " body gets the first answer again (Idempotent-Replayed: true) and changes nothing;"
+                        " kept IDEMPOTENCY_TTL_HOURS (24) per user.",
+                        maxLength=255,
+                    )
+                )
+                conflict = responses.get("409", {}).get("description", "")
+                responses["409"] = _error(
+                    " ".join(filter(None, [conflict, "The request with this Idempotency-Key is still running"
+                                           " (request_in_progress); see Retry-After."]))
+                )  # fmt: skip
+                responses["422"] = _error(
+                    "The Idempotency-Key was sent with another request (idempotency_key_reused)."
+                )
+            operation_id = operation.get("operationId")
+            if operation_id in _CONDITIONAL_WRITES:
+                operation["parameters"].append(
+                    _header("If-Match", 'The version the change is for, "<version>" (or *).')
+                )
+                responses["412"] = _error(
+                    "The task is at another version (precondition_failed); the current task is in current.",
+                    "PreconditionFailed",
+                )
+            if operation_id == "tasks_retrieve":
+                operation.setdefault("parameters", []).append(
+                    _header(
+                        "If-None-Match", 'A version the client holds, "<version>": 304 when it is current.'
+                    )
+                )
+                responses["304"] = {
+                    "description": "The task is still at that version (no body).",
+                    "headers": etag,
+                }
+            if operation_id in _ONE_TASK_ANSWERS:
+                for status in ("200", "201"):
+                    if status in responses:
+                        responses[status].setdefault("headers", {}).update(etag)
+    return result

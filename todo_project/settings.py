@@ -307,6 +307,7 @@ SPECTACULAR_SETTINGS = {
         "todo_project.schema.add_probes",
         "todo_project.schema.add_mcp",
         "todo_project.schema.add_event_stream",
+        "todo_project.schema.add_retries_and_versions",
     ],
 }
 

@@ -128,6 +128,40 @@ def test_the_chat_routes_are_documented(api) -> None:
     assert set(paths["/api/{user_id}/conversations/{id}"]) == {"get", "delete"}
 
 
+def test_retries_and_versions_are_documented(api) -> None:
+    schema = api.get("/openapi.json").json()
+    paths = schema["paths"]
+
+    def headers(operation: dict) -> set[str]:
+        return {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+
+    writes = [
+        (path, method, operation)
+        for path, operations in paths.items()
+        if path.startswith("/api/{user_id}/")
+        for method, operation in operations.items()
+        if method in ("post", "put", "patch", "delete")
+    ]
+    assert len(writes) >= 8
+    for path, method, operation in writes:
+        assert "Idempotency-Key" in headers(operation), (path, method)
+        assert {"409", "422"} <= set(operation["responses"]), (path, method)
+    task = paths["/api/{user_id}/tasks/{id}"]
+    complete = paths["/api/{user_id}/tasks/{id}/complete"]["patch"]
+    for operation in (task["put"], task["patch"], task["delete"], complete):
+        assert "If-Match" in headers(operation)
+        assert operation["responses"]["412"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/PreconditionFailed"
+        }
+    assert "If-None-Match" in headers(task["get"])
+    assert "304" in task["get"]["responses"]
+    assert "ETag" in task["get"]["responses"]["200"]["headers"]
+    assert "ETag" in paths["/api/{user_id}/tasks"]["post"]["responses"]["201"]["headers"]
+    assert "version" in schema["components"]["schemas"]["Task"]["properties"]
+    signin = paths["/api/auth/signin"]["post"]
+    assert "Idempotency-Key" not in {p["name"] for p in signin.get("parameters", [])}
+
+
 @pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
 def test_fifty_parallel_requests_on_a_fresh_server_get_one_answer(live_server_process, path: str) -> None:
     server = live_server_process()
