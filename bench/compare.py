@@ -27,6 +27,8 @@ from run import BENCH, CONNECTIONS, LOCAL_URL, PREPARE, ROOT, ensure_database, f
 SCENARIOS = {
     "GET /api/{user_id}/tasks (20 tasks)": ("list20", "tasks", None),
     "POST /api/{user_id}/tasks": ("writer", "tasks", "post_task.lua"),
+    # Each request with a key of its own here; the other side (before keys) ignores the header.
+    "POST /api/{user_id}/tasks with an Idempotency-Key": ("writer", "tasks", "post_task_keyed.lua"),
     "PATCH /api/{user_id}/tasks/{id}/complete": ("toggler", "tasks/{task}/complete", "patch.lua"),
     "PATCH /api/{user_id}/tasks/{id} (one field)": ("toggler", "tasks/{task}", "update.lua"),
 }
@@ -88,6 +90,8 @@ def main() -> int:
                         url, args.duration, connections=CONNECTIONS, token=users["token"], script=script
                     )
                     results[label][name].append(row["rps"])
+                    if row["errors"]:
+                        print(f"<!-- {label}, {name}: {row['errors']} errors -->", flush=True)
             other, this = (statistics.median(results[label][name]) for name in ("other", "this"))
             rounds = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(*results[label].values(), strict=True))
             print(f"| {label} | {other:.0f} | {this:.0f} | {this / other:.2f} | {rounds} |", flush=True)

@@ -77,8 +77,9 @@ class Task(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="previous_task"
     )
     remind_at = models.DateTimeField(null=True, blank=True)
-    # 1 at creation, +1 on every change by any route: the trigger of
-    # migration 0005 moves it, the services only mirror it for their answer.
+    # 1 at creation, +1 on every change by any route: the change feed's
+    # trigger moves it (events/migrations/0002_task_versions.py) whoever
+    # writes the row; the services only mirror it for their answer.
     version = models.PositiveIntegerField(default=1, db_default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -10,6 +10,8 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        # User ids are opaque strings from accounts 0004 on.
+        ("accounts", "0004_external_users"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,25 +1,7 @@
 from django.db import migrations, models
 
-# A task's version moves with every change of the row, whoever makes it: the
-# services, the admin, the ORM's SET NULL when a next occurrence is deleted.
-# The value a writer sets is ignored, so a stale copy cannot move it back.
-INSTALL = """
-CREATE FUNCTION tasks_next_version() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.version := OLD.version;
-    IF NEW IS DISTINCT FROM OLD THEN
-        NEW.version := OLD.version + 1;
-    END IF;
-    RETURN NEW;
-END
-$$;
-CREATE TRIGGER tasks_version BEFORE UPDATE ON tasks
-    FOR EACH ROW EXECUTE FUNCTION tasks_next_version();
-"""
-UNINSTALL = """
-DROP TRIGGER tasks_version ON tasks;
-DROP FUNCTION tasks_next_version();
-"""
+# The trigger that moves a task's version on every change is the change
+# feed's (events 0002): one trigger records the change and numbers it.
 
 
 class Migration(migrations.Migration):
@@ -33,5 +15,4 @@ class Migration(migrations.Migration):
             name="version",
             field=models.PositiveIntegerField(db_default=1, default=1, editable=False),
         ),
-        migrations.RunSQL(INSTALL, UNINSTALL),
     ]

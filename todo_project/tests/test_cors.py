@@ -30,6 +30,9 @@ def test_a_preflight_from_the_frontend_is_allowed(api) -> None:
     assert set(response["Access-Control-Allow-Headers"].split(", ")) == {
         "authorization",
         "content-type",
+        "idempotency-key",
+        "if-match",
+        "if-none-match",
         "last-event-id",
     }
     assert response["Access-Control-Allow-Credentials"] == "true"
@@ -53,6 +56,8 @@ def test_a_simple_request_from_the_frontend_carries_the_origin(api) -> None:
         "Location",
         "X-Total-Count",
         "Retry-After",
+        "ETag",
+        "Idempotent-Replayed",
     }
 
 
