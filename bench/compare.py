@@ -22,6 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psycopg
 from run import BENCH, CONNECTIONS, LOCAL_URL, PREPARE, ROOT, ensure_database, free_port, server_env, wrk
 
 SCENARIOS = {
@@ -50,7 +51,17 @@ def side(tree: Path, name: str) -> dict:
     command = ["taskset", "-c", "0", sys.executable, "-m", "todo_project.serve"]
     server = subprocess.Popen(command, cwd=tree, env={**env, "PORT": str(port)}, stdout=subprocess.DEVNULL)
     _wait(port)
-    return {"users": json.loads(output), "port": port, "server": server}
+    return {"users": json.loads(output), "port": port, "server": server, "database": database_url}
+
+
+def empty(database_url: str, user_id: str) -> None:
+    """The writer starts each run with no tasks: a create counts the user's
+    tasks (MAX_TASKS_PER_USER), so a table that grows run after run would
+    slow the later runs, whichever side they are."""
+    with psycopg.connect(database_url, autocommit=True) as database:
+        database.execute("SET session_replication_role = replica")  # no change records of this
+        database.execute("DELETE FROM tasks WHERE owner_id = %s", [user_id])
+        database.execute("VACUUM tasks")
 
 
 def _wait(port: int) -> None:
@@ -84,6 +95,8 @@ def main() -> int:
                     users = sides[name]["users"][user]
                     url = f"http://127.0.0.1:{sides[name]['port']}/api/{users['id']}/"
                     url += path.format(task=users["task"])
+                    if user == "writer":
+                        empty(sides[name]["database"], users["id"])
                     if number == 0:
                         wrk(url, 2, connections=CONNECTIONS, token=users["token"], script=script)  # warm-up
                     row = wrk(

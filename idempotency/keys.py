@@ -11,24 +11,28 @@ hold a transaction) claims with a lease that commits at once: a retry within
 the lease is 409 request_in_progress, and after it (a process that died
 mid-call) the key can be claimed again.
 
-These statements run on Django's connection (views.py) and on psycopg's async
-pool (tasks/asgi.py) alike."""
+Django's views claim and keep on Django's connection (views.py). The event
+loop's task writes insert the key with their answer, after the write, in the
+same query (kept_write): a key taken meanwhile makes that insert fail and
+undoes the write."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, HttpResponseBase
+from psycopg import AsyncConnection
 from rest_framework import exceptions, status
 
 from todo_project.patterns import pattern
+from todo_project.sql import Statement, joined
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 HEADER = "Idempotency-Key"
@@ -180,21 +184,55 @@ def _keep_params(call: Call, answer: Answer) -> list[Any]:
     return [answer.status, json.dumps(answer.headers), answer.body, ttl(), call.owner_id, call.key]
 
 
-# --- on psycopg's async pool, inside the caller's transaction ---------------------
+# --- one query: the event loop's writes (tasks/asgi.py) ------------------------------
 
 
-async def claim_async(database: psycopg.AsyncConnection, call: Call) -> bool:
-    """Whether this request holds the key now; when it does not, the caller
-    hands the request to Django, whose claim says what to answer."""
-    cursor = await database.execute(CLAIM_SQL, [call.owner_id, call.key, call.fingerprint, ttl()])
-    return await cursor.fetchone() is not None
+def unheld(call: Call) -> Statement:
+    """An EXISTS condition for the write of kept_write: no request holds the key."""
+    return Statement(
+        "SELECT WHERE NOT EXISTS (SELECT FROM idempotency_keys WHERE owner_id = %s AND key = %s)",
+        [call.owner_id, call.key],
+    )
 
 
-async def keep_async(database: psycopg.AsyncConnection, call: Call, answer: Answer) -> None:
-    await database.execute(KEEP_SQL, _keep_params(call, answer))
+def kept_write(
+    call: Call, steps: Sequence[Statement], write: Statement, *, status_code: int, location: str | None = None
+) -> Statement:
+    """`steps`, then `write` and its kept answer, in one query, which
+    PostgreSQL runs as one transaction in one round trip. `write` RETURNs
+    `id`, `version` and `body` (a task's JSON) and is guarded by unheld(call);
+    its row is kept as the answer: `status_code`, the body, `ETag:
+    "<version>"`, and `Location: <location>/<id>` when a location is given
+    (the answer tasks/asgi.py sends).
+
+    The key is inserted last, with the answer, rather than claimed first (one
+    row written instead of a claim and its update): a request with the same
+    key that committed meanwhile makes the insert fail, and the failure undoes
+    the write with the rest of the query (psycopg's UniqueViolation, on which
+    the caller hands the request to Django, which replays). No row: the key
+    was held already, or the write found nothing to do; Django then answers."""
+    headers = "'Content-Type', 'application/json', 'ETag', '\"' || written.version || '\"'"
+    location_params: list[Any] = []
+    if location is not None:
+        headers += ", 'Location', %s || written.id"
+        location_params.append(f"{location}/")
+    expired = Statement(
+        "DELETE FROM idempotency_keys WHERE owner_id = %s AND key = %s AND expires_at <= now()",
+        [call.owner_id, call.key],
+    )
+    keep = (
+        f"WITH written AS ({write.sql}),"  # noqa: S608 - SQL of this project, values as parameters
+        " kept AS (INSERT INTO idempotency_keys"
+        " (owner_id, key, fingerprint, status, headers, body, created_at, expires_at)"
+        f" SELECT %s, %s, %s, %s, jsonb_build_object({headers}), convert_to(written.body, 'UTF8'),"
+        " now(), now() + %s FROM written)"
+        " SELECT id, version, body FROM written"
+    )
+    answer = [call.owner_id, call.key, call.fingerprint, status_code, *location_params, ttl()]
+    return joined(expired, *steps, Statement(keep, [*write.params, *answer]))
 
 
-async def prune(database: psycopg.AsyncConnection) -> int:
+async def prune(database: AsyncConnection) -> int:
     """On a connection of the worker's own: the number of expired keys deleted."""
     cursor = await database.execute(PRUNE_SQL)
     return cursor.rowcount

@@ -16,7 +16,6 @@ import functools
 import io
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +45,7 @@ from todo_project.middleware import (
 )
 from todo_project.paging import total_from_page
 from todo_project.patterns import pattern
-from todo_project.sql import Statement, Template
+from todo_project.sql import Statement, Template, joined
 
 ROUTE = pattern(
     r"^/api(?:/v1)?/(?P<user_id>[^/]+)/tasks(?:/(?P<task_id>[0-9]{1,18})(?P<complete>/complete)?)?$"
@@ -152,70 +151,94 @@ class TaskRoutesMiddleware:
         completion = CompletionSerializer(data=data)
         if not completion.is_valid():
             return _ToDjango()
+        call = _idempotent_call(request, owner)
+        if call is _MALFORMED_KEY:
+            return _ToDjango()
         statement = services.completion_statement(
             owner_id=owner.pk,
             task_id=task_id,
             completed=completion.validated_data.get("completed"),
-            guard=token_holder_statement(claims),
+            guard=_guard(claims, call),
         )
-        # Not found, the token's user is gone, or a recurring task (its next
-        # occurrence: set_task_completion): Django answers.
-        return await _write(
-            request, owner, statement, lambda row: _json(row[2], headers={"ETag": etag(row[1])})
-        )
+        row = await _write(call, [], statement, status_code=200)
+        if row is None:
+            # Not found, the token's user is gone, a recurring task (its next
+            # occurrence: set_task_completion), or a key held already: Django answers.
+            return _ToDjango()
+        return _json(row[2], headers={"ETag": etag(row[1])})
 
     async def _create(self, request: HttpRequest, owner: User, claims: TokenClaims) -> HttpResponseBase:
         fields = TaskInputSerializer(data=_json_body(request))
         if not fields.is_valid() or fields.validated_data.get("remind_at"):
             return _ToDjango()  # bad input, or a reminder to schedule (create_task does)
+        call = _idempotent_call(request, owner)
+        if call is _MALFORMED_KEY:
+            return _ToDjango()
         try:
             task = services.new_task(owner=owner, **fields.validated_data)
         except ValidationError:
             return _ToDjango()
-        statement = services.creation_statement(task, guard=token_holder_statement(claims))
+        lock, insert = services.creation_steps(task, guard=_guard(claims, call))
+        row = await _write(call, [lock], insert, status_code=201, location=request.path)
+        if row is None:
+            return _ToDjango()  # the task limit, the token's user gone, or a key held: Django says which
+        headers = {"Location": f"{request.path}/{row[0]}", "ETag": etag(row[1])}
+        return _json(row[2], status=201, headers=headers)
 
-        def created(row: tuple[Any, ...]) -> HttpResponse:
-            headers = {"Location": f"{request.path}/{row[0]}", "ETag": etag(row[1])}
-            return _json(row[2], status=201, headers=headers)
 
-        # No row: the task limit, or the token's user is gone: Django says which.
-        return await _write(request, owner, statement, created)
+# An Idempotency-Key that Django refuses (400).
+_MALFORMED_KEY: Any = object()
+
+
+def _idempotent_call(request: HttpRequest, owner: User) -> keys.Call | None:
+    key = request.headers.get(keys.HEADER)
+    if key is None:
+        return None
+    try:
+        return keys.Call.of(
+            owner_id=owner.pk, key=key, method=request.method, path=request.path, body=request.body
+        )
+    except keys.MalformedKey:
+        return _MALFORMED_KEY
+
+
+def _guard(claims: TokenClaims, call: keys.Call | None) -> Statement:
+    """The write's EXISTS condition: the token still holds, and with a key,
+    no request holds the key (idempotency.keys.unheld)."""
+    holder = token_holder_statement(claims)
+    if call is None:
+        return holder
+    unheld = keys.unheld(call)
+    sql = f"SELECT WHERE EXISTS ({holder.sql}) AND EXISTS ({unheld.sql})"
+    return Statement(sql, [*holder.params, *unheld.params])
 
 
 async def _write(
-    request: HttpRequest, owner: User, statement: Statement, answer: Callable[[tuple[Any, ...]], HttpResponse]
-) -> HttpResponseBase:
-    """Run a write's statement (its row in its last result) and answer with
-    its row, or hand the request to Django when there is none. With an
-    Idempotency-Key, the key's claim, the write and its kept answer are one
-    transaction; a key held already is Django's to answer (replay, 409, 422)."""
-    key = request.headers.get(keys.HEADER)
+    call: keys.Call | None,
+    steps: list[Statement],
+    write: Statement,
+    *,
+    status_code: int,
+    location: str | None = None,
+) -> tuple[Any, ...] | None:
+    """A write's statements in one query, its row (id, version, body) or
+    None. With an Idempotency-Key, the kept answer is in the same query
+    (idempotency.keys.kept_write); None when another request took the key
+    first."""
+    if call is None:
+        statement = joined(*steps, write)
+    else:
+        statement = keys.kept_write(call, steps, write, status_code=status_code, location=location)
     async with async_pool().connection() as connection:
-        if key is None:
-            row = await _last_row(await connection.execute(statement.sql, statement.params))
-            return _ToDjango() if row is None else answer(row)
         try:
-            call = keys.Call.of(
-                owner_id=owner.pk, key=key, method=request.method, path=request.path, body=request.body
-            )
-        except keys.MalformedKey:
-            return _ToDjango()
-        async with connection.transaction() as transaction:
-            if not await keys.claim_async(connection, call):
-                raise psycopg.Rollback(transaction)
-            row = await _last_row(await connection.execute(statement.sql, statement.params))
-            if row is None:
-                raise psycopg.Rollback(transaction)
-            response = answer(row)
-            await keys.keep_async(connection, call, keys.Answer.of(response))
-            return response
-    return _ToDjango()
-
-
-async def _last_row(cursor: psycopg.AsyncCursor) -> tuple[Any, ...] | None:
-    while cursor.nextset():
-        pass
-    return await cursor.fetchone()
+            cursor = await connection.execute(statement.sql, statement.params)
+        except psycopg.errors.UniqueViolation as error:
+            if error.diag.table_name != "idempotency_keys":
+                raise
+            return None  # the key's row: the whole query is undone, Django replays
+        while cursor.nextset():
+            pass
+        return await cursor.fetchone()
 
 
 def _json_body(request: HttpRequest) -> Any:

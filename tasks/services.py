@@ -37,7 +37,7 @@ from tasks.recurrence import InvalidRule, check_recurs, next_due
 from tasks.reminders import schedule_reminder
 from todo_project.conditional import etag
 from todo_project.paging import total_matches
-from todo_project.sql import Statement, compiled
+from todo_project.sql import Statement, compiled, joined
 
 # The columns behind a task's body (tasks.serializers.task_body).
 TASK_FIELDS = (
@@ -195,15 +195,19 @@ def creation_statement(task: Task, *, guard: Statement | None = None) -> Stateme
     statement of its own, sees every create that held the lock before, so two
     at once cannot both take the last place. The first statement is
     begin_change's."""
+    return joined(*creation_steps(task, guard=guard))
+
+
+def creation_steps(task: Task, *, guard: Statement | None = None) -> tuple[Statement, Statement]:
+    """creation_statement's two statements, for a caller that adds its own."""
+    lock = Statement(_BEGIN_CHANGE_SQL, [CHANGE_SOURCE.get(), task.owner_id])
     sql = (
-        f"{_BEGIN_CHANGE_SQL};"  # noqa: S608 - constant SQL, values as parameters
-        " INSERT INTO tasks (owner_id, title, description, completed, priority, tags, due_date,"
+        "INSERT INTO tasks (owner_id, title, description, completed, priority, tags, due_date,"
         " recurrence, time_zone, occurrence, remind_at, created_at, updated_at)"
         " SELECT %s, %s, %s, %s, %s, %s::varchar[], %s, %s, %s, %s, %s, %s, %s"
         " WHERE (SELECT count(*) FROM tasks WHERE tasks.owner_id = %s) < %s"
     )
     params: list[Any] = [
-        CHANGE_SOURCE.get(), task.owner_id,
         task.owner_id, task.title, task.description, task.completed, task.priority, task.tags,
         task.due_date, task.recurrence, task.time_zone, task.occurrence, task.remind_at,
         task.created_at, task.updated_at, task.owner_id, settings.MAX_TASKS_PER_USER,
@@ -211,7 +215,7 @@ def creation_statement(task: Task, *, guard: Statement | None = None) -> Stateme
     if guard is not None:
         sql += f" AND EXISTS ({guard.sql})"
         params += guard.params
-    return Statement(f"{sql} RETURNING tasks.id, tasks.version, {TASK_JSON_SQL}", params)
+    return lock, Statement(f"{sql} RETURNING {_RETURNING}", params)
 
 
 def _begin_change_of(owner: User, task_id: int) -> Task:
@@ -419,6 +423,8 @@ TASK_JSON_SQL = f"""json_build_object(
         'created_at', to_char(tasks.created_at AT TIME ZONE 'UTC', {_UTC_ISO}),
         'updated_at', to_char(tasks.updated_at AT TIME ZONE 'UTC', {_UTC_ISO})
     )::text"""
+# What the event loop's writes return (tasks/asgi.py, idempotency.keys.kept_write).
+_RETURNING = f"tasks.id AS id, tasks.version AS version, {TASK_JSON_SQL} AS body"
 _TASK_JSON = RawSQL(TASK_JSON_SQL, (), output_field=TextField())  # noqa: S611 - constant SQL, no input
 
 
@@ -453,7 +459,7 @@ def completion_statement(
     if guard is not None:
         sql += f" AND EXISTS ({guard.sql})"
         params += guard.params
-    return Statement(f"{sql} RETURNING tasks.id, tasks.version, {TASK_JSON_SQL}", params)
+    return Statement(f"{sql} RETURNING {_RETURNING}", params)
 
 
 def list_tasks_json(*, owner: User, query: ListQuery) -> TaskPageJSON:

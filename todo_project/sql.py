@@ -21,6 +21,15 @@ class Statement:
     params: list[Any]
 
 
+def joined(*statements: Statement) -> Statement:
+    """Statements in one query: PostgreSQL runs them as one transaction, in
+    one round trip (the async pool binds parameters on the client side)."""
+    return Statement(
+        "; ".join(statement.sql for statement in statements),
+        [param for statement in statements for param in statement.params],
+    )
+
+
 def compiled(queryset: QuerySet[Any]) -> Statement:
     """The SQL the ORM would run for a queryset, without running it."""
     sql, params = queryset.query.sql_with_params()

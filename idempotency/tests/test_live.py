@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -152,3 +153,23 @@ def test_the_browser_may_send_the_headers_and_read_the_answers(server: ServerPro
     assert {"etag", "idempotent-replayed"} <= exposed
     assert answer.status_code == 200
     assert answer.headers["etag"] == '"2"'
+
+
+def test_a_write_the_event_loop_hands_to_django_keeps_one_answer(server: ServerProcess, alice: User) -> None:
+    """A recurring task's toggle needs Django (its next occurrence): the event
+    loop's claim goes with its empty write, and Django claims, writes and
+    keeps the answer."""
+    due = datetime(2030, 1, 7, 9, tzinfo=UTC)
+    task = create_task(owner=alice, title="Stand-up", due_date=due, recurrence="FREQ=DAILY")
+    headers = {**auth_headers(alice), "Idempotency-Key": KEY}
+
+    with httpx.Client(base_url=server.url, headers=headers) as client:
+        first = client.patch(f"/api/{alice.pk}/tasks/{task.pk}/complete")
+        second = client.patch(f"/api/{alice.pk}/tasks/{task.pk}/complete")
+
+    assert first.status_code == 200
+    assert first.json()["next_task_id"] is not None
+    assert second.headers["idempotent-replayed"] == "true"
+    assert second.content == first.content
+    assert Task.objects.filter(owner=alice).count() == 2
+    assert IdempotentRequest.objects.get().status == 200
