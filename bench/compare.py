@@ -81,6 +81,7 @@ def main() -> int:
     parser.add_argument("other", type=Path, help="the other checkout (a previous main)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--only", default="", help="the scenarios whose label contains this")
     args = parser.parse_args()
     sides = {"other": side(args.other.resolve(), "other"), "this": side(ROOT, "this")}
     results: dict[str, dict[str, list[float]]] = {}
@@ -88,6 +89,8 @@ def main() -> int:
     print("|---|---:|---:|---:|---|")
     try:
         for label, (user, path, script) in SCENARIOS.items():
+            if args.only not in label:
+                continue
             results[label] = {"other": [], "this": []}
             for number in range(args.rounds):
                 order = ("other", "this") if number % 2 == 0 else ("this", "other")
