@@ -8,7 +8,8 @@ up or slows down during the run weighs on both alike.
 
 Each side has its own database (`todo_bench_<side>`, created and migrated by
 its own code). Prints, per scenario, the median req/s of each side over the
-rounds, every round's figures, and the ratio of the medians.
+rounds, every round's figures, the ratio of the medians, and the median
+server CPU time per request (less disturbed by a busy machine than req/s).
 """
 
 from __future__ import annotations
@@ -23,7 +24,18 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
-from run import BENCH, CONNECTIONS, LOCAL_URL, PREPARE, ROOT, ensure_database, free_port, server_env, wrk
+from run import (
+    BENCH,
+    CONNECTIONS,
+    LOCAL_URL,
+    PREPARE,
+    ROOT,
+    cpu_seconds,
+    ensure_database,
+    free_port,
+    server_env,
+    wrk,
+)  # fmt: skip
 
 SCENARIOS = {
     "GET /api/{user_id}/tasks (20 tasks)": ("list20", "tasks", None),
@@ -85,13 +97,18 @@ def main() -> int:
     args = parser.parse_args()
     sides = {"other": side(args.other.resolve(), "other"), "this": side(ROOT, "this")}
     results: dict[str, dict[str, list[float]]] = {}
-    print("| scenario (50 connections) | other req/s | this req/s | this/other | rounds (other/this) |")
-    print("|---|---:|---:|---:|---|")
+    cpu: dict[str, dict[str, list[float]]] = {}
+    print(
+        "| scenario (50 connections) | other req/s | this req/s | this/other"
+        " | server CPU ms/req (other/this) | rounds (other/this) |"
+    )
+    print("|---|---:|---:|---:|---:|---|")
     try:
         for label, (user, path, script) in SCENARIOS.items():
             if args.only not in label:
                 continue
             results[label] = {"other": [], "this": []}
+            cpu[label] = {"other": [], "this": []}
             for number in range(args.rounds):
                 order = ("other", "this") if number % 2 == 0 else ("this", "other")
                 for name in order:
@@ -102,20 +119,27 @@ def main() -> int:
                         empty(sides[name]["database"], users["id"])
                     if number == 0:
                         wrk(url, 2, connections=CONNECTIONS, token=users["token"], script=script)  # warm-up
+                    before = cpu_seconds(sides[name]["server"].pid)
                     row = wrk(
                         url, args.duration, connections=CONNECTIONS, token=users["token"], script=script
                     )
+                    spent = cpu_seconds(sides[name]["server"].pid) - before
                     results[label][name].append(row["rps"])
+                    cpu[label][name].append(spent * 1000 / max(1, row["requests"]))
                     if row["errors"]:
                         print(f"<!-- {label}, {name}: {row['errors']} errors -->", flush=True)
             other, this = (statistics.median(results[label][name]) for name in ("other", "this"))
             rounds = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(*results[label].values(), strict=True))
-            print(f"| {label} | {other:.0f} | {this:.0f} | {this / other:.2f} | {rounds} |", flush=True)
+            spent = "/".join(f"{statistics.median(cpu[label][name]):.3f}" for name in ("other", "this"))
+            print(
+                f"| {label} | {other:.0f} | {this:.0f} | {this / other:.2f} | {spent} | {rounds} |",
+                flush=True,
+            )
     finally:
         for name in sides:
             sides[name]["server"].terminate()
             sides[name]["server"].wait(30)
-    (BENCH / "compare-results.json").write_text(json.dumps(results, indent=2))
+    (BENCH / "compare-results.json").write_text(json.dumps({"rps": results, "cpu_ms": cpu}, indent=2))
     return 0
 
 
