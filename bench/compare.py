@@ -43,6 +43,11 @@ SCENARIOS = {
     # Each request with a key of its own here; the other side (before keys) ignores the header.
     "POST /api/{user_id}/tasks with an Idempotency-Key": ("writer", "tasks", "post_task_keyed.lua"),
     "PATCH /api/{user_id}/tasks/{id}/complete": ("toggler", "tasks/{task}/complete", "patch.lua"),
+    "PATCH /api/{user_id}/tasks/{id}/complete, 20 tasks in turn": (
+        "toggler",
+        "tasks/{task}/complete",
+        "patch_spread.lua",
+    ),
     "PATCH /api/{user_id}/tasks/{id} (one field)": ("toggler", "tasks/{task}", "update.lua"),
 }
 
