@@ -29,12 +29,10 @@ class IdempotentWrites:
 
     By default the whole request is one transaction with its claim and its
     kept answer. A view whose work must not hold a transaction (the chat's
-    model call) sets `idempotency_lease`: the claim commits at once with that
-    lease, and the view keeps its answer with keep(), in the transaction of
-    its own last write; an answer it did not keep is kept (or, not to be kept,
-    released) when it ends. Mixed in before the view's DRF class."""
-
-    idempotency_lease: timedelta | None = None
+    model call) returns a lease from lease(): the claim commits at once for
+    that long, and the view keeps its answer with keep(), in the transaction
+    of its own last write; an answer it did not keep is kept (or, not to be
+    kept, released) when it ends. Mixed in before the view's DRF class."""
 
     idempotent_call: keys.Call | None = None
     _answer_kept = False
@@ -70,7 +68,7 @@ class IdempotentWrites:
         return response
 
     def lease(self) -> timedelta | None:
-        return self.idempotency_lease
+        return None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

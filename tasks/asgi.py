@@ -8,7 +8,10 @@ Django's request threads. The request is still a Django request through the
 project's middleware (Host check, CORS, security headers), the statements
 come from tasks.services (one query builder for both paths), and anything
 but the plain case (a bad token or input, another user's path, a missing
-task, any other method) is handed to Django, which answers it as before."""
+task, any other method, a conditional request) is handed to Django, which
+answers it as before. A create or toggle with an Idempotency-Key keeps its
+answer in the same query (idempotency.keys.kept_write); a key already held is
+Django's to answer."""
 
 from __future__ import annotations
 
