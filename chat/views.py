@@ -61,9 +61,13 @@ class ChatView(IdempotentWrites, APIView):
             message=serializer.validated_data["message"],
             conversation_id=serializer.validated_data.get("conversation_id"),
             time_zone=serializer.validated_data["time_zone"],
-            with_reply=lambda turn: self.keep(_answer(_body(turn))),
+            with_reply=self._keep_answer if self.idempotent_call is not None else None,
         )
         return Response(_body(turn))
+
+    def _keep_answer(self, turn: services.ChatTurn) -> None:
+        """The answer to this message's Idempotency-Key, kept with the reply."""
+        self.keep(_answer(_body(turn)))
 
 
 def _body(turn: services.ChatTurn) -> dict[str, Any]:

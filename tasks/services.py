@@ -5,10 +5,10 @@ authentication, never from input.
 
 Every write transaction starts with begin_change (or a statement that does
 the same): it names the change feed's `source` for the transaction (the
-triggers of events/migrations/0001_change_feed.py record each change; a
-transaction that names none is recorded as `api`) and takes the owner's row
-lock first, so a user's writes lock the owner, then tasks, then the feed, in
-that order, and never wait for each other in a cycle. The one exception is
+triggers of events/migrations/ record each change; a transaction that names
+none is recorded as `api`) and takes the owner's row lock first, so a user's
+writes lock the owner, then tasks, then the feed, in that order, and never
+wait for each other in a cycle. The one exception is
 completion_statement, one statement on one row: it locks the task, then the
 feed, and waits for nothing after."""
 
@@ -116,8 +116,14 @@ def changes_by(source: ChangeSource) -> Iterator[None]:
 
 
 def begin_change(owner_id: Any) -> None:
+    statement = begin_change_statement(owner_id)
     with connection.cursor() as cursor:
-        cursor.execute(_BEGIN_CHANGE_SQL, [CHANGE_SOURCE.get(), owner_id])
+        cursor.execute(statement.sql, statement.params)
+
+
+def begin_change_statement(owner_id: Any) -> Statement:
+    """begin_change's statement, for a query that goes on with others."""
+    return Statement(_BEGIN_CHANGE_SQL, [CHANGE_SOURCE.get(), owner_id])
 
 
 @dataclass(frozen=True)
@@ -200,7 +206,7 @@ def creation_statement(task: Task, *, guard: Statement | None = None) -> Stateme
 
 def creation_steps(task: Task, *, guard: Statement | None = None) -> tuple[Statement, Statement]:
     """creation_statement's two statements, for a caller that adds its own."""
-    lock = Statement(_BEGIN_CHANGE_SQL, [CHANGE_SOURCE.get(), task.owner_id])
+    lock = begin_change_statement(task.owner_id)
     sql = (
         "INSERT INTO tasks (owner_id, title, description, completed, priority, tags, due_date,"
         " recurrence, time_zone, occurrence, remind_at, created_at, updated_at)"
@@ -227,9 +233,9 @@ def _begin_change_of(owner: User, task_id: int) -> Task:
         raise TaskNotFound()
     fields = [field.attname for field in Task._meta.concrete_fields]
     task = Task.objects.for_user(owner).filter(pk=task_id).select_for_update()
-    locked = compiled(task.values_list(*fields))
+    statement = joined(begin_change_statement(owner.pk), compiled(task.values_list(*fields)))
     with connection.cursor() as cursor:
-        cursor.execute(f"{_BEGIN_CHANGE_SQL}; {locked.sql}", [CHANGE_SOURCE.get(), owner.pk, *locked.params])
+        cursor.execute(statement.sql, statement.params)
         cursor.nextset()
         row = cursor.fetchone()
     if row is None:
