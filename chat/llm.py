@@ -7,14 +7,25 @@ timeout and the SDK's own retries are off (chat.agent retries within the
 request's time budget). No error text from a provider is ever passed on: it
 may echo the request or the key.
 
-One HTTP client per provider and base URL lives as long as the process, so
-consecutive calls reuse a kept-alive connection (and its TLS session) instead
-of opening a new one each time; close_clients() ends them at shutdown."""
+complete() is the blocking call of the JSON answer; stream() is the streamed
+answer's, on the event loop (`stream: true`): it yields the text as the model
+writes it, then one Completion with the whole text and the tool calls put
+together from their deltas. Its timeout bounds the wait for each chunk, not
+the whole answer; leaving the iteration early (a client gone) closes the
+provider's response.
+
+One HTTP client per provider and base URL lives as long as the process (the
+async ones: as long as their event loop), so consecutive calls reuse a
+kept-alive connection (and its TLS session) instead of opening a new one each
+time; close_clients() ends them at shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,6 +64,10 @@ class ChatProvider(Protocol):
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, timeout: float
     ) -> Completion: ...
 
+    def stream(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, timeout: float
+    ) -> AsyncIterator[str | Completion]: ...
+
 
 def _request_options() -> dict[str, Any]:
     return {"max_tokens": settings.MAX_TOKENS, "temperature": settings.TEMPERATURE}
@@ -86,12 +101,39 @@ def _http_client() -> httpx.Client:
     return httpx.Client()
 
 
+# The streaming clients, per event loop: a connection belongs to the loop that opened it.
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _async_client(kind: str, *key: str) -> Any:
+    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    client = clients.get((kind, *key))
+    if client is None:
+        if kind == "groq":
+            base_url, api_key = key
+            client = groq.AsyncGroq(api_key=api_key, base_url=base_url, max_retries=0)
+        else:
+            client = httpx.AsyncClient()
+        clients[(kind, *key)] = client
+    return client
+
+
 def close_clients() -> None:
-    """Close the kept-alive provider connections (the process is stopping)."""
+    """Close the kept-alive provider connections (the process is stopping;
+    the streaming clients' connections end with their event loop)."""
     if _http_client.cache_info().currsize:
         _http_client().close()
     _http_client.cache_clear()
     _groq_client.cache_clear()
+    _async_clients.clear()
+
+
+async def close_async_clients() -> None:
+    """Close this event loop's streaming clients (its server is stopping)."""
+    for client in (_async_clients.pop(asyncio.get_running_loop(), None) or {}).values():
+        await client.close()
 
 
 class GroqProvider:
@@ -126,6 +168,57 @@ class GroqProvider:
             raise ProviderError("malformed response", retryable=True) from None
         return _completion(message)
 
+    async def stream(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, timeout: float
+    ) -> AsyncIterator[str | Completion]:
+        client = _async_client("groq", self.base_url, settings.GROQ_API_KEY)
+        assembly = _Assembly()
+        try:
+            async with asyncio.timeout(timeout):
+                chunks = await client.chat.completions.create(
+                    model=settings.GROQ_MODEL,
+                    messages=messages,  # type: ignore[arg-type]
+                    tools=tools,  # type: ignore[arg-type]
+                    tool_choice="auto",
+                    stream=True,
+                    timeout=timeout,
+                    **_request_options(),
+                )
+            async with chunks:
+                while True:
+                    async with asyncio.timeout(timeout):
+                        chunk = await anext(chunks, None)
+                    if chunk is None:
+                        break
+                    for choice in chunk.choices[:1]:
+                        delta = choice.delta
+                        if delta.content:
+                            assembly.content.append(delta.content)
+                            yield delta.content
+                        for call in delta.tool_calls or ():
+                            function = call.function
+                            assembly.add_call(
+                                call.index,
+                                call.id,
+                                function and function.name,
+                                function and function.arguments,
+                            )
+        except TimeoutError:
+            raise ProviderError("timeout", retryable=True) from None
+        except groq.APITimeoutError:
+            raise ProviderError("timeout", retryable=True) from None
+        except groq.APIConnectionError:
+            raise ProviderError("connection failed", retryable=True) from None
+        except groq.APIStatusError as exc:
+            raise _status_error(exc.status_code, _error_code(exc.body)) from None
+        except groq.APIError as exc:  # an error event inside the stream
+            raise ProviderError(
+                f"stream error {_error_code(exc.body) or ''}".strip(), retryable=True
+            ) from None
+        except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+            raise ProviderError("malformed stream", retryable=True) from None
+        yield assembly.completion()
+
 
 class OpenRouterProvider:
     name = "OPENROUTER"
@@ -156,6 +249,98 @@ class OpenRouterProvider:
             return _completion(response.json()["choices"][0]["message"])
         except (ValueError, KeyError, IndexError, TypeError):
             raise ProviderError("malformed response", retryable=True) from None
+
+    async def stream(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, timeout: float
+    ) -> AsyncIterator[str | Completion]:
+        body = {
+            "model": settings.OPENROUTER_MODEL,
+            "messages": messages,
+            "tools": tools,
+            "tool_choice": "auto",
+            "stream": True,
+            **_request_options(),
+        }
+        client: httpx.AsyncClient = _async_client("http")
+        assembly = _Assembly()
+        try:
+            async with asyncio.timeout(timeout):
+                response = await client.send(
+                    client.build_request("POST", self.url, json=body, headers=self.headers, timeout=timeout),
+                    stream=True,
+                )
+            try:
+                if response.status_code != 200:
+                    async with asyncio.timeout(timeout):
+                        await response.aread()
+                    raise _status_error(response.status_code, _error_code(_json_or_none(response)))
+                lines = response.aiter_lines()
+                while True:
+                    # Only data lines count as chunks: OpenRouter's keep-alive
+                    # comments do not stretch the wait.
+                    async with asyncio.timeout(timeout):
+                        data = await _next_data(lines)
+                    if data is None or data == "[DONE]":
+                        break
+                    event = json.loads(data)
+                    if event.get("error"):
+                        code = _error_code(event)
+                        raise ProviderError(f"stream error {code or ''}".strip(), retryable=True)
+                    for choice in event.get("choices")[:1]:
+                        delta = choice.get("delta") or {}
+                        if delta.get("content"):
+                            assembly.content.append(delta["content"])
+                            yield delta["content"]
+                        for call in delta.get("tool_calls") or ():
+                            function = call.get("function") or {}
+                            assembly.add_call(
+                                call["index"], call.get("id"), function.get("name"), function.get("arguments")
+                            )
+            finally:
+                await response.aclose()
+        except TimeoutError:
+            raise ProviderError("timeout", retryable=True) from None
+        except httpx.TimeoutException:
+            raise ProviderError("timeout", retryable=True) from None
+        except httpx.HTTPError:
+            raise ProviderError("connection failed", retryable=True) from None
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise ProviderError("malformed stream", retryable=True) from None
+        yield assembly.completion()
+
+
+async def _next_data(lines: AsyncIterator[str]) -> str | None:
+    """The next server-sent event's data (one line each, as the providers send
+    them), skipping comments and blank lines; None at the end of the stream."""
+    async for line in lines:
+        if line.startswith("data:"):
+            return line[5:].strip()
+    return None
+
+
+class _Assembly:
+    """A streamed answer put together: its text, and its tool calls from
+    deltas that carry an index, the id and name once, the arguments in pieces."""
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.calls: dict[int, list[Any]] = {}
+
+    def add_call(self, index: int, call_id: str | None, name: str | None, arguments: str | None) -> None:
+        call = self.calls.setdefault(int(index), ["", "", []])
+        if call_id:
+            call[0] = call_id
+        if name:
+            call[1] += name
+        if arguments:
+            call[2].append(arguments)
+
+    def completion(self) -> Completion:
+        calls = [
+            ToolCall(id=call_id or f"call_{index}", name=name, arguments="".join(arguments) or "{}")
+            for index, (call_id, name, arguments) in sorted(self.calls.items())
+        ]
+        return Completion(content="".join(self.content), tool_calls=calls)
 
 
 def _json_or_none(response: httpx.Response) -> Any:
