@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 TITLE_MAX_LENGTH = 80
+CLIENT_ID_MAX_LENGTH = 200
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
@@ -22,6 +23,12 @@ class Conversation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations", db_index=False
     )
     title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    # The chat id of a client that names its conversations itself (the AI
+    # SDK's useChat sends one with every message); unique per user. NULL, not
+    # "", for the others: unique constraints let any number of NULLs through.
+    client_id = models.CharField(  # noqa: DJ001
+        max_length=CLIENT_ID_MAX_LENGTH, null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -31,6 +38,9 @@ class Conversation(models.Model):
         db_table = "conversations"
         ordering = ["-updated_at", "-id"]
         indexes = [models.Index(fields=["owner", "-updated_at"], name="conversations_owner_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "client_id"], name="conversations_client_id_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -1,5 +1,8 @@
+from typing import Any
+
 from rest_framework import serializers
 
+from chat.models import CLIENT_ID_MAX_LENGTH
 from chat.services import MAX_OFFSET, MAX_PAGE_LIMIT, PAGE_LIMIT
 from tasks.serializers import TimeZoneField
 from todo_project.fields import StrictCharField
@@ -17,6 +20,51 @@ class ChatRequestSerializer(serializers.Serializer):
         help_text="The user's IANA time zone (Europe/Berlin), in which the assistant reads relative dates"
         ' such as "tomorrow at 5pm". Default UTC.',
     )
+
+
+class UIMessageSerializer(serializers.Serializer):
+    """A message of the AI SDK's request. Only the last user message's text
+    is read; the rest is the client's copy of the conversation, which the
+    server never trusts (its history comes from the database)."""
+
+    id = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    role = serializers.CharField()
+    parts = serializers.ListField(child=serializers.DictField(), allow_empty=True)
+
+
+class UIChatRequestSerializer(serializers.Serializer):
+    """The body the AI SDK's useChat sends (DefaultChatTransport); the answer
+    is always a stream."""
+
+    id = StrictCharField(
+        min_length=1,
+        max_length=CLIENT_ID_MAX_LENGTH,
+        help_text="The client's chat id: the conversation it names (per user), made on its first message.",
+    )
+    messages = UIMessageSerializer(many=True, allow_empty=False)
+    trigger = serializers.ChoiceField(
+        choices=["submit-message", "regenerate-message"],
+        default="submit-message",
+        help_text="regenerate-message replaces the conversation's last reply.",
+    )
+    messageId = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    time_zone = TimeZoneField(default="UTC", help_text="As in the JSON request.")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        asked = [message for message in data["messages"] if message["role"] == "user"]
+        if not asked:
+            raise serializers.ValidationError({"messages": ["There is no user message."]})
+        texts = [part.get("text") for part in asked[-1]["parts"] if part.get("type") == "text"]
+        if not all(isinstance(text, str) for text in texts):
+            raise serializers.ValidationError({"messages": ["A text part's text must be a string."]})
+        message = StrictCharField(min_length=1, max_length=MESSAGE_MAX_LENGTH)
+        try:
+            data["message"] = message.run_validation("".join(texts))
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError(
+                {"messages": [f"The last user message: {error.detail[0]}"]}
+            ) from None
+        return data
 
 
 class ToolCallSerializer(serializers.Serializer):

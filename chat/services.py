@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 from rest_framework import exceptions
@@ -29,6 +29,16 @@ class ChatTurn:
     conversation: Conversation
     reply: Message
     fallback: bool
+
+
+@dataclass(frozen=True)
+class OpenTurn:
+    """A turn whose user message is stored and whose reply is to come."""
+
+    owner: User
+    conversation: Conversation
+    history: list[dict[str, str]]
+    message: str
 
 
 @dataclass(frozen=True)
@@ -91,23 +101,87 @@ def chat(
     connection is held while a model thinks), store the reply, answer.
     `with_reply` runs in the reply's transaction (the answer kept for an
     Idempotency-Key: both are stored, or neither)."""
-    if conversation_id is None:
-        conversation = Conversation.objects.create(owner=owner, title=_title(message))
-        history: list[dict[str, str]] = []
-    else:
+    turn = open_turn(owner=owner, message=message, conversation_id=conversation_id)
+    reply = run_agent(user=owner, history=turn.history, message=message, time_zone=time_zone)
+    return close_turn(
+        turn,
+        content=reply.content,
+        tool_calls=reply.tool_calls,
+        fallback=reply.fallback,
+        with_reply=with_reply,
+    )
+
+
+def open_turn(
+    *,
+    owner: User,
+    message: str,
+    conversation_id: int | None = None,
+    client_id: str | None = None,
+    regenerate: bool = False,
+) -> OpenTurn:
+    """The first half of a turn: the conversation (by its id, by the client's
+    own id, or a new one), its recent history, the user's message stored.
+    `regenerate` answers the conversation's last user message again: its last
+    reply is deleted and the message is not stored twice."""
+    if conversation_id is not None:
         conversation = get_conversation(owner=owner, conversation_id=conversation_id)
-        history = _history(conversation)
+    elif client_id is not None:
+        conversation = _conversation_of_client(owner, client_id, message)
+    else:
+        conversation = Conversation.objects.create(owner=owner, title=_title(message))
+    if regenerate:
+        asked = _drop_last_reply(conversation)
+        if asked is not None:
+            return OpenTurn(owner, conversation, _history(conversation, before=asked), asked.content)
+    history = _history(conversation)
     _add_message(conversation, Role.USER, message)
+    return OpenTurn(owner, conversation, history, message)
 
-    reply = run_agent(user=owner, history=history, message=message, time_zone=time_zone)
 
-    stored_calls = [_bounded(record) for record in reply.tool_calls]
+def close_turn(
+    turn: OpenTurn,
+    *,
+    content: str,
+    tool_calls: list[dict[str, Any]],
+    fallback: bool = False,
+    with_reply: Callable[[ChatTurn], None] | None = None,
+) -> ChatTurn:
+    """The second half: the reply stored with its tool calls, and `with_reply`
+    run in the same transaction."""
+    stored_calls = [_bounded(record) for record in tool_calls]
     with transaction.atomic():
-        assistant = _add_message(conversation, Role.ASSISTANT, reply.content, stored_calls)
-        turn = ChatTurn(conversation=conversation, reply=assistant, fallback=reply.fallback)
+        assistant = _add_message(turn.conversation, Role.ASSISTANT, content, stored_calls)
+        closed = ChatTurn(conversation=turn.conversation, reply=assistant, fallback=fallback)
         if with_reply is not None:
-            with_reply(turn)
-    return turn
+            with_reply(closed)
+    return closed
+
+
+def _conversation_of_client(owner: User, client_id: str, message: str) -> Conversation:
+    """The owner's conversation with this client id, made on its first message
+    (two first messages at once: one makes it, the other finds it)."""
+    conversations = Conversation.objects.for_user(owner)
+    conversation = conversations.filter(client_id=client_id).first()
+    if conversation is not None:
+        return conversation
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(owner=owner, client_id=client_id, title=_title(message))
+    except IntegrityError:
+        return conversations.get(client_id=client_id)
+
+
+def _drop_last_reply(conversation: Conversation) -> Message | None:
+    """Delete the conversation's last assistant reply (if the last message is
+    one) and return the user's message it answered; None when there is none."""
+    newest = list(conversation.messages.order_by("-created_at", "-id")[:2])
+    if newest and newest[0].role == Role.ASSISTANT:
+        newest[0].delete()
+        newest = newest[1:]
+    if newest and newest[0].role == Role.USER:
+        return newest[0]
+    return None
 
 
 def _bounded(record: dict[str, Any]) -> dict[str, Any]:
@@ -118,11 +192,14 @@ def _bounded(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _history(conversation: Conversation) -> list[dict[str, str]]:
+def _history(conversation: Conversation, *, before: Message | None = None) -> list[dict[str, str]]:
     limit = settings.CHAT_HISTORY_LIMIT
     if limit == 0:
         return []
-    recent = list(conversation.messages.order_by("-created_at", "-id").values("role", "content")[:limit])
+    messages = conversation.messages.order_by("-created_at", "-id")
+    if before is not None:
+        messages = messages.exclude(pk=before.pk)
+    recent = list(messages.values("role", "content")[:limit])
     return [{"role": row["role"], "content": row["content"]} for row in reversed(recent)]
 
 

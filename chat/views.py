@@ -2,8 +2,15 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status, viewsets
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -11,7 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.auth import IsPathUser
-from chat import services
+from chat import services, stream
+from chat.agent import release_database_connection
 from chat.serializers import (
     AssistantMessageSerializer,
     ChatRequestSerializer,
@@ -19,6 +27,7 @@ from chat.serializers import (
     ConversationDetailSerializer,
     ConversationSummarySerializer,
     PageQuerySerializer,
+    UIChatRequestSerializer,
 )
 from idempotency import keys
 from idempotency.views import IdempotentWrites
@@ -36,6 +45,13 @@ class ChatView(IdempotentWrites, APIView):
     permission_classes = [IsPathUser]
     throttle_classes = [ChatRateThrottle]
 
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
+        """JSON for every answer of DRF's, whatever Accept says: a stream
+        asked for with Accept: text/event-stream is not one of them, and the
+        errors before it are JSON (SPEC.md section 5)."""
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
+
     def lease(self) -> timedelta:
         """How long a message's key is held while its turn runs: every model
         call of the tool loop at its timeout, and some time to spare."""
@@ -46,15 +62,36 @@ class ChatView(IdempotentWrites, APIView):
         operation_id="chat",
         tags=["chat"],
         parameters=[USER_ID],
-        request=ChatRequestSerializer,
+        request={
+            "application/json": PolymorphicProxySerializer(
+                component_name="ChatRequestBody",
+                serializers=[ChatRequestSerializer, UIChatRequestSerializer],
+                resource_type_field_name=None,
+            )
+        },
         responses={
-            200: ChatResponseSerializer,
+            (200, "application/json"): ChatResponseSerializer,
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description=(
+                    "With `Accept: text/event-stream` or the AI SDK's body: the reply as it is written, "
+                    "in the Vercel AI SDK's UI message stream protocol (v1), ending with `data: [DONE]`."
+                ),
+            ),
             **error_responses(400, 401, 403, 404, 413, 415, 429, s404=NOT_FOUND),
         },
-        description="Send a message to the assistant, which manages the user's tasks with its tools.",
+        description=(
+            "Send a message to the assistant, which manages the user's tasks with its tools. The answer is "
+            "JSON, or a stream (the Vercel AI SDK's UI message stream) when the request asks for "
+            "`text/event-stream` or has the body the AI SDK's `useChat` sends."
+        ),
     )
-    def post(self, request: Request, user_id: str) -> Response:
+    def post(self, request: Request, user_id: str) -> HttpResponseBase:
+        if isinstance(request.data, dict) and "messages" in request.data:
+            return self._stream(request, UIChatRequestSerializer(data=request.data))
         serializer = ChatRequestSerializer(data=request.data)
+        if stream.accepts_stream(request.headers.get("Accept", "")):
+            return self._stream(request, serializer)
         serializer.is_valid(raise_exception=True)
         turn = services.chat(
             owner=request.user,
@@ -68,6 +105,36 @@ class ChatView(IdempotentWrites, APIView):
     def _keep_answer(self, turn: services.ChatTurn) -> None:
         """The answer to this message's Idempotency-Key, kept with the reply."""
         self.keep(_answer(_body(turn)))
+
+    def _stream(
+        self, request: Request, serializer: ChatRequestSerializer | UIChatRequestSerializer
+    ) -> HttpResponseBase:
+        """The reply as a stream: the user's message is stored here (errors
+        found so far are JSON answers); the rest runs on the event loop, with
+        no connection held (stream.stream_turn)."""
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        turn = services.open_turn(
+            owner=request.user,
+            message=data["message"],
+            conversation_id=data.get("conversation_id"),
+            client_id=data.get("id"),
+            regenerate=data.get("trigger") == "regenerate-message",
+        )
+        release_database_connection()
+        call = self.hand_over()
+        body = stream.stream_turn(
+            turn,
+            time_zone=data["time_zone"],
+            keep=None if call is None else lambda turn: keys.keep(call, _stream_answer(turn)),
+            release=None if call is None else lambda: keys.release(call),
+        )
+        return StreamingHttpResponse(body, headers=stream.HEADERS)
+
+
+def _stream_answer(turn: services.ChatTurn) -> keys.Answer:
+    """A streamed reply's answer to keep for its key: the stored reply as one stream."""
+    return keys.Answer(200, dict(stream.HEADERS), stream.stored_stream(turn))
 
 
 def _body(turn: services.ChatTurn) -> dict[str, Any]:

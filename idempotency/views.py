@@ -88,6 +88,12 @@ class IdempotentWrites:
             return exc.answer.replay()
         return super().handle_exception(exc)
 
+    def hand_over(self) -> keys.Call | None:
+        """This request's key, for work that outlives the view (a streamed
+        reply) to keep its answer or release it: the view leaves it alone."""
+        self._answer_kept = self.idempotent_call is not None
+        return self.idempotent_call
+
     def keep(self, answer: keys.Answer) -> None:
         """The answer to keep, in the caller's transaction (a leased view's last write)."""
         if self.idempotent_call is not None:

@@ -1,3 +1,5 @@
+from collections.abc import Iterator
+
 import pytest
 
 from chat.tests.fake_llm import FakeChatCompletions
@@ -27,3 +29,31 @@ def provider(request: pytest.FixtureRequest, settings, fake_llm: FakeChatComplet
 @pytest.fixture
 def provider_key(provider: str) -> str:
     return GROQ_KEY if provider == "GROQ" else OPENROUTER_KEY
+
+
+@pytest.fixture(scope="session")
+def stand_in() -> Iterator[FakeChatCompletions]:
+    """One provider stand-in for the session, so that live servers pointed at it are shared."""
+    with FakeChatCompletions() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(stand_in: FakeChatCompletions) -> FakeChatCompletions:
+    stand_in.answers.clear()
+    stand_in.received.clear()
+    stand_in.chunk_times.clear()
+    stand_in.abandoned = 0
+    return stand_in
+
+
+def provider_settings(provider: str, fake: FakeChatCompletions) -> dict[str, str]:
+    if provider == "GROQ":
+        return {"LLM_PROVIDER": "GROQ", "GROQ_API_KEY": GROQ_KEY, "GROQ_BASE_URL": fake.url}
+    if provider == "OPENROUTER":
+        return {
+            "LLM_PROVIDER": "OPENROUTER",
+            "OPENROUTER_API_KEY": OPENROUTER_KEY,
+            "OPENROUTER_BASE_URL": f"{fake.url}/api/v1",
+        }
+    return {"LLM_PROVIDER": "LOCAL"}
