@@ -81,6 +81,13 @@ def close_database_pool() -> None:
     connections["default"].close_pool()
 
 
+async def close_async_clients() -> None:
+    """At shutdown: the streaming chats' kept-alive provider connections."""
+    from chat.llm import close_async_clients
+
+    await close_async_clients()
+
+
 def close_connections() -> None:
     """At shutdown: the database pool, then the model providers' kept-alive connections."""
     from chat.llm import close_clients
@@ -127,6 +134,7 @@ class LifespanMiddleware:
                     try:
                         await entered.aclose()
                         await close_async_pool()
+                        await close_async_clients()
                         await asyncio.to_thread(close_connections)
                     except Exception:
                         logger.exception("Closing the database pool or the providers' connections failed")

@@ -5,6 +5,7 @@ a local stand-in for their services (chat/tests/fake_llm.py)."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 from typing import Any
 
@@ -506,3 +507,33 @@ def test_a_malformed_ai_sdk_body_is_a_400(
     assert response.json()["code"] == "validation_error"
     assert field in response.json()["errors"]
     assert not Conversation.objects.exists()
+
+
+def test_sigterm_lets_a_chat_stream_in_progress_finish(
+    live_server_process, alice: User, fake: FakeChatCompletions
+) -> None:
+    server = live_server_process(
+        image_process=True, LLM_TIMEOUT_SECONDS="2", **provider_settings("GROQ", fake)
+    )
+    fake.text("one two three four five six seven", delay=0.2, piece=4)  # about 1.8 s
+
+    with httpx.stream(
+        "POST",
+        f"{server.url}/api/{alice.pk}/chat",
+        json={"message": "count"},
+        headers={**auth_headers(alice), **STREAM},
+    ) as response:
+        lines = response.iter_lines()
+        received = []
+        for line in lines:
+            received.append(line)
+            if '"text-delta"' in line:
+                break
+        server.process.send_signal(signal.SIGTERM)
+        received += list(lines)
+
+    events = parse("\n\n".join(line for line in received if line) + "\n\n")
+    assert text_of(events) == "one two three four five six seven"
+    assert events[-1] == "[DONE]"
+    assert server.stop() == 0
+    assert Message.objects.get(owner=alice, role="assistant").content == "one two three four five six seven"
