@@ -1,4 +1,16 @@
-"""/mcp on the API's port: the MCP SDK's streamable HTTP app (chat/mcp_server.py)
+"""The chat's two layers in front of Django.
+
+StreamedChatMiddleware: a streamed chat message (SPEC.md section 5) runs on the
+event loop from its first byte, without Django's request thread and DRF: the
+token checked on the loop, the user, the rate limit and the user's message
+stored in one call to the services (on the process's one thread for work
+off the loop, which keeps no connection), the reply streamed by chat/stream.py. Anything but the
+plain case (a bad token or body, another user's path, a message with an
+Idempotency-Key, a user over the rate limit, a conversation that is not
+theirs) goes to Django's ChatView, which answers it (the same stream, or the
+JSON error).
+
+McpMiddleware: /mcp on the API's port: the MCP SDK's streamable HTTP app (chat/mcp_server.py)
 answers it, Django everything else.
 
 Two answers are ours rather than the SDK's. GET is 405: the server is
@@ -9,12 +21,127 @@ parser's and pydantic's own text, which names their internals."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+
+from accounts.auth import TokenClaims, bearer_claims, token_user
+from chat import services, stream
+from chat.agent import release_database_connection
 from chat.mcp_server import http_app
-from todo_project.middleware import ASGIApp, JSONAnswer, Message, Receive, Scope, Send
+from chat.serializers import ChatRequestSerializer, UIChatRequestSerializer
+from idempotency import keys
+from todo_project.middleware import (
+    ASGIApp,
+    JSONAnswer,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    middleware_chain,
+    read_body,
+    replay,
+    send_streaming_response,
+)
+from todo_project.patterns import pattern
+from todo_project.throttling import Rate, count_attempt
+
+CHAT_ROUTE = pattern(r"^/api(?:/v1)?/(?P<user_id>[^/]+)/chat$")
+
+
+class _ToDjango(HttpResponse):
+    """Not the plain case: Django answers the request."""
+
+
+class StreamedChatMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.chain = middleware_chain(self.view)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not CHAT_ROUTE.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        body, ended = await read_body(receive)
+        response: HttpResponseBase = _ToDjango()
+        if ended:
+            try:
+                response = await self.chain(ASGIRequest(scope, io.BytesIO(body)))
+            except Exception:  # noqa: BLE001 - Django answers it (and logs what it must)
+                response = _ToDjango()
+        if isinstance(response, StreamingHttpResponse):
+            await send_streaming_response(response, receive, send)
+        else:
+            await self.app(scope, replay(body, receive, ended=ended), send)
+
+    async def view(self, request: HttpRequest) -> HttpResponseBase:
+        match = CHAT_ROUTE.match(request.path_info)
+        claims = bearer_claims(request.headers.get("Authorization", "").encode("latin-1"), fetch_keys=False)
+        if (
+            match is None
+            or claims is None
+            or claims.user_id != match["user_id"]
+            or keys.HEADER in request.headers
+        ):
+            return _ToDjango()
+        data = _json_object(request.body)
+        if data is None:
+            return _ToDjango()
+        if "messages" in data:
+            serializer: Any = UIChatRequestSerializer(data=data)
+        elif stream.accepts_stream(request.headers.get("Accept", "")):
+            serializer = ChatRequestSerializer(data=data)
+        else:
+            return _ToDjango()
+        if not serializer.is_valid():
+            return _ToDjango()
+        turn = await sync_to_async(_open_turn)(claims, serializer.validated_data)
+        if turn is None:
+            return _ToDjango()
+        body = stream.stream_turn(turn, time_zone=serializer.validated_data["time_zone"])
+        return StreamingHttpResponse(body, headers=stream.HEADERS)
+
+
+def _open_turn(claims: TokenClaims, data: dict[str, Any]) -> services.OpenTurn | None:
+    """The user's message stored (services.open_turn), or None for Django to
+    answer: a token its user no longer holds, a conversation that is not the
+    user's (checked before the message counts against the rate), the rate
+    used up (Django counts that attempt again: it is over the limit either way)."""
+    try:
+        user = token_user(claims)
+        if user is None:
+            return None
+        if data.get("conversation_id") is not None:
+            services.get_conversation(owner=user, conversation_id=data["conversation_id"])
+        if count_attempt("chat", str(user.pk), Rate.parse(settings.CHAT_RATE_LIMIT)) is not None:
+            return None
+        return services.open_turn(
+            owner=user,
+            message=data["message"],
+            conversation_id=data.get("conversation_id"),
+            client_id=data.get("id"),
+            regenerate=data.get("trigger") == "regenerate-message",
+        )
+    except services.ConversationNotFound:
+        return None
+    finally:
+        release_database_connection()
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
 
 PATH = "/mcp"
 

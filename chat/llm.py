@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 import groq
 import httpx
+import httpx_aiohttp
 from django.conf import settings
 
 
@@ -101,6 +102,7 @@ def _http_client() -> httpx.Client:
     return httpx.Client()
 
 
+STREAMING_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 # The streaming clients, per event loop: a connection belongs to the loop that opened it.
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Any]] = (
     weakref.WeakKeyDictionary()
@@ -113,9 +115,15 @@ def _async_client(kind: str, *key: str) -> Any:
     if client is None:
         if kind == "groq":
             base_url, api_key = key
-            client = groq.AsyncGroq(api_key=api_key, base_url=base_url, max_retries=0)
+            client = groq.AsyncGroq(
+                api_key=api_key,
+                base_url=base_url,
+                max_retries=0,
+                http_client=groq.DefaultAioHttpClient(limits=STREAMING_LIMITS),
+            )
         else:
-            client = httpx.AsyncClient()
+            # As many kept-alive connections as streams at once (the groq SDK's own limits).
+            client = httpx_aiohttp.HttpxAiohttpClient(limits=STREAMING_LIMITS)
         clients[(kind, *key)] = client
     return client
 
@@ -172,37 +180,23 @@ class GroqProvider:
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, timeout: float
     ) -> AsyncIterator[str | Completion]:
         client = _async_client("groq", self.base_url, settings.GROQ_API_KEY)
-        assembly = _Assembly()
+        # The SDK sends the request and raises its errors; the events are read
+        # from its raw response (its own stream builds a model per chunk: twice
+        # the relay's CPU).
+        request = client.chat.completions.with_streaming_response.create(
+            model=settings.GROQ_MODEL,
+            messages=messages,  # type: ignore[arg-type]
+            tools=tools,  # type: ignore[arg-type]
+            tool_choice="auto",
+            stream=True,
+            timeout=timeout,
+            **_request_options(),
+        )
         try:
-            async with asyncio.timeout(timeout):
-                chunks = await client.chat.completions.create(
-                    model=settings.GROQ_MODEL,
-                    messages=messages,  # type: ignore[arg-type]
-                    tools=tools,  # type: ignore[arg-type]
-                    tool_choice="auto",
-                    stream=True,
-                    timeout=timeout,
-                    **_request_options(),
-                )
-            async with chunks:
-                while True:
-                    async with asyncio.timeout(timeout):
-                        chunk = await anext(chunks, None)
-                    if chunk is None:
-                        break
-                    for choice in chunk.choices[:1]:
-                        delta = choice.delta
-                        if delta.content:
-                            assembly.content.append(delta.content)
-                            yield delta.content
-                        for call in delta.tool_calls or ():
-                            function = call.function
-                            assembly.add_call(
-                                call.index,
-                                call.id,
-                                function and function.name,
-                                function and function.arguments,
-                            )
+            async with asyncio.timeout(timeout) as waiting:
+                async with request as response:
+                    async for piece in _relay(response.http_response, waiting, timeout):
+                        yield piece
         except TimeoutError:
             raise ProviderError("timeout", retryable=True) from None
         except groq.APITimeoutError:
@@ -211,13 +205,8 @@ class GroqProvider:
             raise ProviderError("connection failed", retryable=True) from None
         except groq.APIStatusError as exc:
             raise _status_error(exc.status_code, _error_code(exc.body)) from None
-        except groq.APIError as exc:  # an error event inside the stream
-            raise ProviderError(
-                f"stream error {_error_code(exc.body) or ''}".strip(), retryable=True
-            ) from None
-        except (httpx.HTTPError, ValueError, AttributeError, TypeError):
-            raise ProviderError("malformed stream", retryable=True) from None
-        yield assembly.completion()
+        except httpx.HTTPError:
+            raise ProviderError("connection failed", retryable=True) from None
 
 
 class OpenRouterProvider:
@@ -262,58 +251,62 @@ class OpenRouterProvider:
             **_request_options(),
         }
         client: httpx.AsyncClient = _async_client("http")
-        assembly = _Assembly()
+        request = client.build_request("POST", self.url, json=body, headers=self.headers, timeout=timeout)
         try:
-            async with asyncio.timeout(timeout):
-                response = await client.send(
-                    client.build_request("POST", self.url, json=body, headers=self.headers, timeout=timeout),
-                    stream=True,
-                )
-            try:
-                if response.status_code != 200:
-                    async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout) as waiting:
+                response = await client.send(request, stream=True)
+                try:
+                    if response.status_code != 200:
                         await response.aread()
-                    raise _status_error(response.status_code, _error_code(_json_or_none(response)))
-                lines = response.aiter_lines()
-                while True:
-                    # Only data lines count as chunks: OpenRouter's keep-alive
-                    # comments do not stretch the wait.
-                    async with asyncio.timeout(timeout):
-                        data = await _next_data(lines)
-                    if data is None or data == "[DONE]":
-                        break
-                    event = json.loads(data)
-                    if event.get("error"):
-                        code = _error_code(event)
-                        raise ProviderError(f"stream error {code or ''}".strip(), retryable=True)
-                    for choice in event.get("choices")[:1]:
-                        delta = choice.get("delta") or {}
-                        if delta.get("content"):
-                            assembly.content.append(delta["content"])
-                            yield delta["content"]
-                        for call in delta.get("tool_calls") or ():
-                            function = call.get("function") or {}
-                            assembly.add_call(
-                                call["index"], call.get("id"), function.get("name"), function.get("arguments")
-                            )
-            finally:
-                await response.aclose()
+                        raise _status_error(response.status_code, _error_code(_json_or_none(response)))
+                    async for piece in _relay(response, waiting, timeout):
+                        yield piece
+                finally:
+                    await response.aclose()
         except TimeoutError:
             raise ProviderError("timeout", retryable=True) from None
         except httpx.TimeoutException:
             raise ProviderError("timeout", retryable=True) from None
         except httpx.HTTPError:
             raise ProviderError("connection failed", retryable=True) from None
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            raise ProviderError("malformed stream", retryable=True) from None
-        yield assembly.completion()
 
 
-async def _next_data(lines: AsyncIterator[str]) -> str | None:
-    """The next server-sent event's data (one line each, as the providers send
-    them), skipping comments and blank lines; None at the end of the stream."""
-    async for line in lines:
-        if line.startswith("data:"):
+async def _relay(
+    response: httpx.Response, waiting: asyncio.Timeout, timeout: float
+) -> AsyncIterator[str | Completion]:
+    """A chat-completions event stream read off the wire: the text as it
+    comes, then the Completion. Each event that carries data moves the
+    deadline `timeout` seconds on (keep-alive comments do not); a stream
+    that ends without [DONE] was cut."""
+    loop = asyncio.get_running_loop()
+    assembly = _Assembly()
+    buffered = b""
+    async for data in response.aiter_raw():
+        buffered += data.replace(b"\r", b"")
+        *events, buffered = buffered.split(b"\n\n")
+        for event in events:
+            payload = _data_of(event)
+            if payload is None:
+                continue
+            if payload == b"[DONE]":
+                waiting.reschedule(None)
+                yield assembly.completion()
+                return
+            text = assembly.add(payload)
+            if text:
+                # The deadline is off while the caller has the text (a slow
+                # client is not a slow provider), and starts again after.
+                waiting.reschedule(None)
+                yield text
+            waiting.reschedule(loop.time() + timeout)
+    raise ProviderError("stream cut", retryable=True)
+
+
+def _data_of(event: bytes) -> bytes | None:
+    """A server-sent event's data (the providers send one line of it), or
+    None for a comment."""
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
             return line[5:].strip()
     return None
 
@@ -325,6 +318,27 @@ class _Assembly:
     def __init__(self) -> None:
         self.content: list[str] = []
         self.calls: dict[int, list[Any]] = {}
+
+    def add(self, payload: bytes) -> str:
+        """One chat.completion.chunk event; the text it adds."""
+        try:
+            event = json.loads(payload)
+            if event.get("error"):
+                raise ProviderError(f"stream error {_error_code(event) or ''}".strip(), retryable=True)
+            text = ""
+            for choice in event["choices"][:1]:
+                delta = choice.get("delta") or {}
+                text = delta.get("content") or ""
+                for call in delta.get("tool_calls") or ():
+                    function = call.get("function") or {}
+                    self.add_call(
+                        call["index"], call.get("id"), function.get("name"), function.get("arguments")
+                    )
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise ProviderError("malformed stream", retryable=True) from None
+        if text:
+            self.content.append(text)
+        return text
 
     def add_call(self, index: int, call_id: str | None, name: str | None, arguments: str | None) -> None:
         call = self.calls.setdefault(int(index), ["", "", []])

@@ -125,17 +125,17 @@ def open_turn(
     `regenerate` answers the conversation's last user message again: its last
     reply is deleted and the message is not stored twice."""
     if conversation_id is not None:
-        conversation = get_conversation(owner=owner, conversation_id=conversation_id)
+        conversation, new = get_conversation(owner=owner, conversation_id=conversation_id), False
     elif client_id is not None:
-        conversation = _conversation_of_client(owner, client_id, message)
+        conversation, new = _conversation_of_client(owner, client_id, message)
     else:
-        conversation = Conversation.objects.create(owner=owner, title=_title(message))
-    if regenerate:
+        conversation, new = Conversation.objects.create(owner=owner, title=_title(message)), True
+    if regenerate and not new:
         asked = _drop_last_reply(conversation)
         if asked is not None:
             return OpenTurn(owner, conversation, _history(conversation, before=asked), asked.content)
-    history = _history(conversation)
-    _add_message(conversation, Role.USER, message)
+    history = [] if new else _history(conversation)
+    _add_message(conversation, Role.USER, message, touch=not new)
     return OpenTurn(owner, conversation, history, message)
 
 
@@ -158,18 +158,19 @@ def close_turn(
     return closed
 
 
-def _conversation_of_client(owner: User, client_id: str, message: str) -> Conversation:
-    """The owner's conversation with this client id, made on its first message
-    (two first messages at once: one makes it, the other finds it)."""
+def _conversation_of_client(owner: User, client_id: str, message: str) -> tuple[Conversation, bool]:
+    """The owner's conversation with this client id, and whether it is new:
+    made on its first message (two first messages at once: one makes it, the
+    other finds it)."""
     conversations = Conversation.objects.for_user(owner)
     conversation = conversations.filter(client_id=client_id).first()
     if conversation is not None:
-        return conversation
+        return conversation, False
     try:
         with transaction.atomic():
-            return Conversation.objects.create(owner=owner, client_id=client_id, title=_title(message))
+            return Conversation.objects.create(owner=owner, client_id=client_id, title=_title(message)), True
     except IntegrityError:
-        return conversations.get(client_id=client_id)
+        return conversations.get(client_id=client_id), False
 
 
 def _drop_last_reply(conversation: Conversation) -> Message | None:
@@ -204,8 +205,15 @@ def _history(conversation: Conversation, *, before: Message | None = None) -> li
 
 
 def _add_message(
-    conversation: Conversation, role: str, content: str, tool_calls: list[dict[str, Any]] | None = None
+    conversation: Conversation,
+    role: str,
+    content: str,
+    tool_calls: list[dict[str, Any]] | None = None,
+    *,
+    touch: bool = True,
 ) -> Message:
+    """A message stored; the conversation's updated_at moved with it unless
+    `touch` is off (a conversation made for this very message)."""
     message = Message.objects.create(
         owner_id=conversation.owner_id,
         conversation=conversation,
@@ -213,7 +221,8 @@ def _add_message(
         content=content,
         tool_calls=tool_calls or [],
     )
-    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    if touch:
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
     return message
 
 

@@ -111,13 +111,12 @@ async def stream_turn(
         async for event in agent.stream_agent(
             user=turn.owner, history=turn.history, message=turn.message, reply=reply, time_zone=time_zone
         ):
-            for chunk in parts.of(event):
-                yield chunk
+            yield b"".join(parts.of(event))  # an event's parts in one write
         await store()
-        if reply.failed:
-            yield part(type="error", errorText=ERROR_TEXT)
-        yield part(type="finish", finishReason=_finish_reason(reply), **_metadata(reply))
-        yield DONE
+        error = [part(type="error", errorText=ERROR_TEXT)] if reply.failed else []
+        yield b"".join(
+            [*error, part(type="finish", finishReason=_finish_reason(reply), **_metadata(reply)), DONE]
+        )
     except (asyncio.CancelledError, GeneratorExit):
         # The client went away: the model call has stopped; keep what was said and done.
         if storing is None:

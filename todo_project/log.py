@@ -195,5 +195,7 @@ def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
             # procrastinate (the reminders' queue) tells of each task it
             # registers at INFO; `manage.py run_worker` lowers this to LOG_LEVEL.
             "procrastinate": {"level": "WARNING"},
+            # httpx tells of every request to a model provider at INFO.
+            "httpx": {"level": "WARNING"},
         },
     }

@@ -5,17 +5,18 @@ almost nothing per request."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
 from typing import Any
 
 from django.conf import settings
 from django.core.handlers.exception import convert_exception_to_response
 from django.db import connections
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.module_loading import import_string
 from rest_framework.exceptions import APIException
 
@@ -230,6 +231,30 @@ def response_start(response: HttpResponseBase) -> Message:
     """The ASGI start of a Django response: its status and headers."""
     headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
     return {"type": "http.response.start", "status": response.status_code, "headers": headers}
+
+
+async def send_streaming_response(response: StreamingHttpResponse, receive: Receive, send: Send) -> None:
+    """A streaming response's parts, each sent as it comes. A client that goes
+    away (http.disconnect) cancels the iteration where it is, as Django's own
+    handler does, so that the body's producer can stop its work."""
+    await send(response_start(response))
+
+    async def parts() -> None:
+        async with aclosing(aiter(response)) as content:
+            async for part in content:
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    sending, listening = asyncio.create_task(parts()), asyncio.create_task(disconnected())
+    await asyncio.wait([sending, listening], return_when=asyncio.FIRST_COMPLETED)
+    listening.cancel()
+    sending.cancel()  # a no-op when it has ended
+    with contextlib.suppress(asyncio.CancelledError):
+        await sending
 
 
 async def send_response(response: HttpResponseBase, send: Send) -> None:

@@ -221,7 +221,8 @@ CORS_ALLOW_HEADERS = [
     "authorization", "content-type", "idempotency-key", "if-match", "if-none-match", "last-event-id",
 ]  # fmt: skip
 CORS_EXPOSE_HEADERS = [
-    "Location", "X-Total-Count", "Retry-After", "ETag", "Idempotent-Replayed", "x-vercel-ai-ui-message-stream",
+    "Location", "X-Total-Count", "Retry-After", "ETag", "Idempotent-Replayed",
+    "x-vercel-ai-ui-message-stream",
 ]  # fmt: skip
 # Browser clients such as axios with withCredentials need it; only the
 # origins above ever get it (a wildcard is refused by env_origins).
