@@ -14,7 +14,10 @@ send `Accept: text/event-stream` and read the chunked stream as it comes.
    `text-delta` (p50, p99), and how long a whole chat takes.
 2. GET /api/{user_id}/tasks (20 tasks), an open loop at --rate requests/s
    (bench/open_loop.py, with its CPU share): alone, then while --busy chats
-   (200) stream at once, back to back.
+   (200) stream at once, each client chatting again as soon as it is done,
+   back to back.
+3. --busy chats started together, one each, while GETs arrive on a fixed
+   schedule: the GETs' latency while those chats stream.
 
 Uses BENCH_DATABASE_URL, else the `todo_bench` database (as bench/run.py).
 Prints Markdown and writes bench/chat-stream-results.json.
@@ -113,6 +116,21 @@ class Chats:
         self.running = False
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
+    async def burst(self, count: int) -> None:
+        """`count` chats started together, one on each connection."""
+
+        async def one() -> None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            started = time.monotonic()
+            writer.write(self.request)
+            if await self._read_stream(reader, started):
+                self.chat_seconds.append(time.monotonic() - started)
+            else:
+                self.errors += 1
+            writer.close()
+
+        await asyncio.gather(*(one() for _ in range(count)))
+
     def reset(self) -> None:
         self.first_delta_ms.clear()
         self.head_ms.clear()
@@ -152,6 +170,37 @@ class Chats:
                 sent_at = SENT_AT.search(data)
                 if sent_at:
                     self.first_delta_ms.append((now - float(sent_at[1])) * 1000)
+
+
+async def sample_gets(port: int, user: dict, rate: int, until: float) -> list[tuple[float, float]]:
+    """GET the user's tasks on a fixed schedule (an open loop, 20 kept-alive
+    connections): each request's scheduled moment and its latency in ms from then."""
+    request = (
+        f"GET /api/{user['id']}/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {user['token']}\r\n\r\n"
+    ).encode()
+    connections: asyncio.Queue = asyncio.Queue()
+    for _ in range(20):
+        connections.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    samples: list[tuple[float, float]] = []
+
+    async def get(scheduled: float) -> None:
+        reader, writer = await connections.get()
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(int(re.search(rb"(?i)content-length: *(\d+)", head)[1]))
+        samples.append((scheduled, (time.monotonic() - scheduled) * 1000))
+        connections.put_nowait((reader, writer))
+
+    started, sent, running = time.monotonic(), 0, []
+    while (scheduled := started + sent / rate) < until:
+        await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
+        running.append(asyncio.create_task(get(scheduled)))
+        sent += 1
+    await asyncio.gather(*running)
+    while not connections.empty():
+        connections.get_nowait()[1].close()
+    return samples
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -205,7 +254,27 @@ async def measure(port: int, server_pid: int, users: dict, duration: int, rate: 
         "chat_client_cpu_share": round((time.process_time() - own) / elapsed, 2),
     }
     await chats.stop()
+
+    # 3. `busy` chats started together, one each, while GETs arrive on their schedule.
+    chats = Chats(port, users["chatter"])
+    sampling = asyncio.create_task(sample_gets(port, users["list20"], rate, time.monotonic() + duration))
+    await asyncio.sleep(1)
+    burst_started = time.monotonic()
+    await chats.burst(busy)
+    burst_ended = time.monotonic()
+    samples = await sampling
+    during_burst = [ms for at, ms in samples if burst_started <= at <= burst_ended]
+    burst = {
+        "count": busy,
+        "seconds": round(burst_ended - burst_started, 2),
+        "errors": chats.errors,
+        "first_delta_p99_ms": round(percentile(chats.first_delta_ms, 0.99), 1),
+        "get_p50_ms": round(statistics.median(during_burst), 1),
+        "get_p99_ms": round(percentile(during_burst, 0.99), 1),
+        "gets": len(during_burst),
+    }
     return {
+        "burst": burst,
         "fifty_chats": fifty,
         "list_alone": alone,
         "list_during_chats": during,
@@ -277,6 +346,13 @@ def main() -> int:
         " first delta p99"
         f" {busy['first_delta_p99_ms']} ms, server CPU {busy['server_cpu_share']:.0%},"
         f" chat clients' CPU {busy['chat_client_cpu_share']:.0%}) |"
+    )
+    burst = result["burst"]
+    print(
+        f"| GET tasks, open loop {arguments.rate}/s, while {burst['count']} chats started together stream |"
+        f" p50 {burst['get_p50_ms']} ms, p99 {burst['get_p99_ms']} ms ({burst['gets']} GETs; all chats"
+        f" done in {burst['seconds']} s, {burst['errors']} errors,"
+        f" first delta p99 {burst['first_delta_p99_ms']} ms) |"
     )
     return 0
 

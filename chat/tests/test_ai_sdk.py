@@ -179,3 +179,53 @@ def test_the_ai_sdk_continues_a_conversation_by_its_chat_id(ai_sdk: Path, shared
     )
     assert "Pay the rent" in parts_of(second["message"], "text")[0]["text"]
     assert conversation.messages.count() == 4
+
+
+def test_a_chat_as_use_chat_runs_it_shows_the_local_assistants_replies(
+    ai_sdk: Path, shared_server, alice: User
+) -> None:
+    """AbstractChat, the class useChat wraps, sending two messages with
+    sendMessage() against the quick start's assistant."""
+    server = shared_server(LLM_PROVIDER="LOCAL")
+    request = {
+        "api": f"{server.url}/api/{alice.pk}/chat",
+        "token": issue_token(alice).token,
+        "chatId": "use-chat-1",
+        "texts": ["Add a task to buy groceries", "Show me all my tasks"],
+    }
+
+    finished = subprocess.run(
+        ["node", "chat_session.mjs"],
+        cwd=ai_sdk,
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=REQUEST_GUARD_SECONDS,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    shown = json.loads(finished.stdout)
+    assert (shown["status"], shown["error"]) == ("ready", None)
+    conversation = Conversation.objects.get(owner=alice, client_id="use-chat-1")
+    task = Task.objects.get(owner=alice)
+    user_first, added, user_second, listed = shown["messages"]
+    assert [user_first["role"], added["role"], user_second["role"], listed["role"]] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
+    assert added["metadata"] == listed["metadata"] == {"conversation_id": conversation.pk}
+    [tool] = parts_of(added, "tool-add_task")
+    assert tool["state"] == "output-available"
+    assert tool["output"] == {"task_id": task.pk, "status": "created", "title": "Buy groceries"}
+    assert "Buy groceries" in parts_of(added, "text")[0]["text"]
+    [listing] = parts_of(listed, "tool-list_tasks")
+    assert listing["output"][0]["id"] == task.pk
+    assert "Buy groceries" in parts_of(listed, "text")[0]["text"]
+    assert list(conversation.messages.values_list("role", flat=True)) == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]

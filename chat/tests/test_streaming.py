@@ -5,7 +5,9 @@ a local stand-in for their services (chat/tests/fake_llm.py)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -538,3 +540,40 @@ def test_sigterm_lets_a_chat_stream_in_progress_finish(
     assert events[-1] == "[DONE]"
     assert server.stop() == 0
     assert Message.objects.get(owner=alice, role="assistant").content == "one two three four five six seven"
+
+
+def test_streams_waiting_for_the_model_hold_no_thread_and_no_connection(
+    live_server_process, alice: User, fake: FakeChatCompletions
+) -> None:
+    """One pooled connection for Django's side: five streams wait for a held
+    model at once, and meanwhile the server answers a request that needs that
+    connection; the process has no more threads than before they started."""
+    server = live_server_process(
+        DB_POOL_MIN="1", DB_POOL_MAX="2", LLM_TIMEOUT_SECONDS="30", **provider_settings("GROQ", fake)
+    )
+    fake.text("warm")
+    post_stream(server, alice, {"message": "warm up"})  # the thread for work off the loop exists now
+    threads_before = len(os.listdir(f"/proc/{server.process.pid}/task"))
+    release = threading.Event()
+    for number in range(5):
+        fake.held(release, f"Answer {number}")
+    answers: list[httpx.Response] = []
+    senders = [
+        threading.Thread(target=lambda: answers.append(post_stream(server, alice, {"message": "wait"})))
+        for _ in range(5)
+    ]
+    for sender in senders:
+        sender.start()
+    try:
+        assert wait_until(lambda: len(fake.received) == 6)  # every stream is waiting for the model
+        threads_waiting = len(os.listdir(f"/proc/{server.process.pid}/task"))
+        conversations = httpx.get(f"{server.url}/api/{alice.pk}/conversations", headers=auth_headers(alice))
+    finally:
+        release.set()
+        for sender in senders:
+            sender.join()
+
+    assert conversations.status_code == 200  # Django's one connection was free
+    assert threads_waiting <= threads_before
+    assert sorted(text_of(parse(answer.text)) for answer in answers) == [f"Answer {n}" for n in range(5)]
+    assert Message.objects.filter(owner=alice, role="assistant").count() == 6

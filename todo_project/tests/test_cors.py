@@ -58,6 +58,7 @@ def test_a_simple_request_from_the_frontend_carries_the_origin(api) -> None:
         "Retry-After",
         "ETag",
         "Idempotent-Replayed",
+        "x-vercel-ai-ui-message-stream",
     }
 
 
