@@ -30,7 +30,8 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 from accounts.auth import TokenClaims, bearer_claims, token_user
 from chat import services, stream
@@ -45,6 +46,7 @@ from todo_project.middleware import (
     Receive,
     Scope,
     Send,
+    ToDjango,
     middleware_chain,
     read_body,
     replay,
@@ -54,10 +56,6 @@ from todo_project.patterns import pattern
 from todo_project.throttling import Rate, count_attempt
 
 CHAT_ROUTE = pattern(r"^/api(?:/v1)?/(?P<user_id>[^/]+)/chat$")
-
-
-class _ToDjango(HttpResponse):
-    """Not the plain case: Django answers the request."""
 
 
 class StreamedChatMiddleware:
@@ -70,12 +68,12 @@ class StreamedChatMiddleware:
             await self.app(scope, receive, send)
             return
         body, ended = await read_body(receive)
-        response: HttpResponseBase = _ToDjango()
+        response: HttpResponseBase = ToDjango()
         if ended:
             try:
                 response = await self.chain(ASGIRequest(scope, io.BytesIO(body)))
             except Exception:  # noqa: BLE001 - Django answers it (and logs what it must)
-                response = _ToDjango()
+                response = ToDjango()
         if isinstance(response, StreamingHttpResponse):
             await send_streaming_response(response, receive, send)
         else:
@@ -90,21 +88,24 @@ class StreamedChatMiddleware:
             or claims.user_id != match["user_id"]
             or keys.HEADER in request.headers
         ):
-            return _ToDjango()
+            return ToDjango()
         data = _json_object(request.body)
         if data is None:
-            return _ToDjango()
+            return ToDjango()
         if "messages" in data:
             serializer: Any = UIChatRequestSerializer(data=data)
         elif stream.accepts_stream(request.headers.get("Accept", "")):
             serializer = ChatRequestSerializer(data=data)
         else:
-            return _ToDjango()
+            return ToDjango()
         if not serializer.is_valid():
-            return _ToDjango()
-        turn = await sync_to_async(_open_turn)(claims, serializer.validated_data)
+            return ToDjango()
+        try:
+            turn = await sync_to_async(_open_turn)(claims, serializer.validated_data)
+        except DatabaseError:
+            turn = None  # Django answers: with the stream, or 503 while the database is away
         if turn is None:
-            return _ToDjango()
+            return ToDjango()
         body = stream.stream_turn(turn, time_zone=serializer.validated_data["time_zone"])
         return StreamingHttpResponse(body, headers=stream.HEADERS)
 

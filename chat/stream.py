@@ -12,12 +12,14 @@ the partial reply is stored all the same, with the tool calls made so far."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import DatabaseError
 
 from chat import agent, services
 
@@ -31,6 +33,7 @@ HEADERS = {
 }
 DONE = b"data: [DONE]\n\n"
 ERROR_TEXT = "The assistant stopped answering. What it said so far is saved; please try again."
+NOT_STORED_TEXT = "The reply could not be saved. Please try again in a moment."
 
 KeepAnswer = Callable[[services.ChatTurn], None]
 
@@ -99,12 +102,18 @@ async def stream_turn(
     parts = _Parts()
     storing: asyncio.Future[services.ChatTurn] | None = None
 
-    async def store() -> services.ChatTurn:
-        """Store the reply once; a cancellation meanwhile does not stop it."""
+    async def store() -> bool:
+        """Store the reply once (a cancellation meanwhile does not stop it);
+        False when the database is out of reach."""
         nonlocal storing
         if storing is None:
             storing = asyncio.ensure_future(sync_to_async(_close)(turn, reply, keep))
-        return await asyncio.shield(storing)
+        try:
+            await asyncio.shield(storing)
+        except DatabaseError:
+            logger.warning("A streamed reply could not be stored: the database is out of reach")
+            return False
+        return True
 
     try:
         yield part(type="start", messageMetadata={"conversation_id": turn.conversation.pk})
@@ -112,8 +121,14 @@ async def stream_turn(
             user=turn.owner, history=turn.history, message=turn.message, reply=reply, time_zone=time_zone
         ):
             yield b"".join(parts.of(event))  # an event's parts in one write
-        await store()
-        error = [part(type="error", errorText=ERROR_TEXT)] if reply.failed else []
+        stored = await store()
+        if not stored:
+            reply.failed = True
+            if release is not None:
+                await _released(release)
+        error = (
+            [part(type="error", errorText=ERROR_TEXT if stored else NOT_STORED_TEXT)] if reply.failed else []
+        )
         yield b"".join(
             [*error, part(type="finish", finishReason=_finish_reason(reply), **_metadata(reply)), DONE]
         )
@@ -125,8 +140,15 @@ async def stream_turn(
         raise
     except Exception:
         if release is not None:  # frees only a key whose answer was not kept
-            await sync_to_async(release)()
+            await _released(release)
         raise
+
+
+async def _released(release: Callable[[], None]) -> None:
+    """Free the message's key (when the database answers: a key it never
+    stored an answer for expires with its lease anyway)."""
+    with contextlib.suppress(DatabaseError):
+        await sync_to_async(release)()
 
 
 def _close(turn: services.OpenTurn, reply: agent.StreamedReply, keep: KeepAnswer | None) -> services.ChatTurn:

@@ -41,6 +41,7 @@ from todo_project.middleware import (
     Receive,
     Scope,
     Send,
+    ToDjango,
     middleware_chain,
     read_body,
     replay,
@@ -53,10 +54,6 @@ from todo_project.sql import Statement, Template, joined
 ROUTE = pattern(
     r"^/api(?:/v1)?/(?P<user_id>[^/]+)/tasks(?:/(?P<task_id>[0-9]{1,18})(?P<complete>/complete)?)?$"
 )
-
-
-class _ToDjango(HttpResponse):
-    """Not for this path: Django answers the request."""
 
 
 class TaskRoutesMiddleware:
@@ -77,8 +74,8 @@ class TaskRoutesMiddleware:
         try:
             response = await self.chain(request)
         except Exception:  # noqa: BLE001 - Django answers it (and logs what it must)
-            response = _ToDjango()
-        if isinstance(response, _ToDjango):
+            response = ToDjango()
+        if isinstance(response, ToDjango):
             await self.app(scope, replay(body, receive, ended=ended), send)
             return
         await send_response(response, send)
@@ -95,14 +92,14 @@ class TaskRoutesMiddleware:
         # A token whose keys are not at hand yet (a JWKS to fetch) goes to Django's thread.
         claims = bearer_claims(request.headers.get("Authorization", "").encode("latin-1"), fetch_keys=False)
         if match is None or claims is None or match["user_id"] != claims.user_id:
-            return _ToDjango()
+            return ToDjango()
         owner = User(pk=claims.user_id)
         if match["complete"] and request.method == "PATCH":
             return await self._complete(request, owner, claims, int(match["task_id"]))
         if match["complete"] or request.method not in ("GET", "POST"):
-            return _ToDjango()
+            return ToDjango()
         if request.method == "POST":
-            return await self._create(request, owner, claims) if not match["task_id"] else _ToDjango()
+            return await self._create(request, owner, claims) if not match["task_id"] else ToDjango()
         if match["task_id"]:
             return await self._retrieve(request, owner, claims, int(match["task_id"]))
         return await self._list(request, owner, claims)
@@ -110,7 +107,7 @@ class TaskRoutesMiddleware:
     async def _list(self, request: HttpRequest, owner: User, claims: TokenClaims) -> HttpResponseBase:
         shape = _list_shape(request.META.get("QUERY_STRING", ""))
         if shape is None:
-            return _ToDjango()
+            return ToDjango()
         holder, bodies = token_holder_statement(claims), shape.page.statement(owner_id=owner.pk)
         async with async_pool().connection() as connection:
             cursor = await connection.execute(
@@ -118,7 +115,7 @@ class TaskRoutesMiddleware:
             )
             held, rows = await cursor.fetchone()
             if not held:
-                return _ToDjango()
+                return ToDjango()
             total = total_from_page(len(rows), limit=shape.query.limit, offset=shape.query.offset)
             if total is None:
                 counted = shape.matches.statement(owner_id=owner.pk)
@@ -131,7 +128,7 @@ class TaskRoutesMiddleware:
         self, request: HttpRequest, owner: User, claims: TokenClaims, task_id: int
     ) -> HttpResponseBase:
         if not 0 < task_id <= services.MAX_ID or "If-None-Match" in request.headers:
-            return _ToDjango()
+            return ToDjango()
         holder = token_holder_statement(claims)
         task = _task_body_template().statement(owner_id=owner.pk, task_id=task_id)
         async with async_pool().connection() as connection:
@@ -142,21 +139,21 @@ class TaskRoutesMiddleware:
             )
             held, version, body = await cursor.fetchone()
         if not held or body is None:
-            return _ToDjango()
+            return ToDjango()
         return _json(body, headers={"ETag": etag(version)})
 
     async def _complete(
         self, request: HttpRequest, owner: User, claims: TokenClaims, task_id: int
     ) -> HttpResponseBase:
         if not 0 < task_id <= services.MAX_ID or "If-Match" in request.headers:
-            return _ToDjango()
+            return ToDjango()
         data = _json_body(request) if request.body else {}
         completion = CompletionSerializer(data=data)
         if not completion.is_valid():
-            return _ToDjango()
+            return ToDjango()
         call = _idempotent_call(request, owner)
         if call is _MALFORMED_KEY:
-            return _ToDjango()
+            return ToDjango()
         statement = services.completion_statement(
             owner_id=owner.pk,
             task_id=task_id,
@@ -167,24 +164,24 @@ class TaskRoutesMiddleware:
         if row is None:
             # Not found, the token's user is gone, a recurring task (its next
             # occurrence: set_task_completion), or a key held already: Django answers.
-            return _ToDjango()
+            return ToDjango()
         return _json(row[2], headers={"ETag": etag(row[1])})
 
     async def _create(self, request: HttpRequest, owner: User, claims: TokenClaims) -> HttpResponseBase:
         fields = TaskInputSerializer(data=_json_body(request))
         if not fields.is_valid() or fields.validated_data.get("remind_at"):
-            return _ToDjango()  # bad input, or a reminder to schedule (create_task does)
+            return ToDjango()  # bad input, or a reminder to schedule (create_task does)
         call = _idempotent_call(request, owner)
         if call is _MALFORMED_KEY:
-            return _ToDjango()
+            return ToDjango()
         try:
             task = services.new_task(owner=owner, **fields.validated_data)
         except ValidationError:
-            return _ToDjango()
+            return ToDjango()
         lock, insert = services.creation_steps(task, guard=_guard(claims, call))
         row = await _write(call, [lock], insert, status_code=201, location=request.path)
         if row is None:
-            return _ToDjango()  # the task limit, the token's user gone, or a key held: Django says which
+            return ToDjango()  # the task limit, the token's user gone, or a key held: Django says which
         headers = {"Location": f"{request.path}/{row[0]}", "ETag": etag(row[1])}
         return _json(row[2], status=201, headers=headers)
 

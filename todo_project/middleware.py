@@ -53,6 +53,11 @@ class JSONAnswer:
         await send({"type": "http.response.body", "body": b"" if head else self.body})
 
 
+class ToDjango(HttpResponse):
+    """What a route in front of Django answers when a request is not its plain
+    case: Django answers it (the layer replays the body to it)."""
+
+
 def replay(body: bytes, receive: Receive, *, ended: bool = True) -> Receive:
     """A receive() for the app below a layer that has read the request's
     body: first the body (or, when the client left before it ended, the

@@ -63,8 +63,13 @@ def use_chat(
         "messages": messages,
         "trigger": trigger,
     }
+    return run_node(ai_sdk, "read_stream.mjs", request)
+
+
+def run_node(ai_sdk: Path, script: str, request: dict[str, Any]) -> dict[str, Any]:
+    """A script of chat/tests/ai_sdk with `request` on its stdin: the JSON line it prints."""
     finished = subprocess.run(
-        ["node", "read_stream.mjs"],
+        ["node", script],
         cwd=ai_sdk,
         input=json.dumps(request),
         capture_output=True,
@@ -194,17 +199,8 @@ def test_a_chat_as_use_chat_runs_it_shows_the_local_assistants_replies(
         "texts": ["Add a task to buy groceries", "Show me all my tasks"],
     }
 
-    finished = subprocess.run(
-        ["node", "chat_session.mjs"],
-        cwd=ai_sdk,
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        timeout=REQUEST_GUARD_SECONDS,
-    )
+    shown = run_node(ai_sdk, "chat_session.mjs", request)
 
-    assert finished.returncode == 0, finished.stderr
-    shown = json.loads(finished.stdout)
     assert (shown["status"], shown["error"]) == ("ready", None)
     conversation = Conversation.objects.get(owner=alice, client_id="use-chat-1")
     task = Task.objects.get(owner=alice)

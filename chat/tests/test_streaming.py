@@ -13,13 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
+from django.db import connection
 
 from accounts.models import User
 from chat.models import Conversation, Message
-from chat.stream import ERROR_TEXT
+from chat.stream import ERROR_TEXT, NOT_STORED_TEXT
 from chat.tests.conftest import provider_settings
 from chat.tests.fake_llm import FakeChatCompletions
-from conftest import ServerProcess, auth_headers, wait_until
+from conftest import ServerProcess, auth_headers, database_url_for_tests, wait_until
+from health.tests.proxy import DatabaseProxy
 from tasks.models import Task
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -577,3 +579,45 @@ def test_streams_waiting_for_the_model_hold_no_thread_and_no_connection(
     assert threads_waiting <= threads_before
     assert sorted(text_of(parse(answer.text)) for answer in answers) == [f"Answer {n}" for n in range(5)]
     assert Message.objects.filter(owner=alice, role="assistant").count() == 6
+
+
+def test_a_reply_the_database_cannot_take_ends_the_stream_with_an_error_part(
+    live_server_process, alice: User, fake: FakeChatCompletions
+) -> None:
+    """The database goes away while the model writes: the stream still ends
+    in the protocol (an error part, finish, [DONE]), never a cut-off body or
+    a traceback; once the database is back, the next message works."""
+    database = connection.settings_dict
+    proxy = DatabaseProxy(database["HOST"] or "localhost", int(database["PORT"] or 5432))
+    proxy.start()
+    try:
+        server = live_server_process(
+            DATABASE_URL=database_url_for_tests(host="127.0.0.1", port=proxy.port),
+            DB_POOL_TIMEOUT="1",
+            **provider_settings("GROQ", fake),
+        )
+        release = threading.Event()
+        fake.held(release, "Said, but not saved.")
+        answer: list[httpx.Response] = []
+        sender = threading.Thread(target=lambda: answer.append(post_stream(server, alice, {"message": "hi"})))
+        sender.start()
+        assert wait_until(lambda: len(fake.received) == 1)
+        proxy.stop()
+        release.set()
+        sender.join()
+        events = parse(answer[0].text)
+        proxy.start()
+        fake.text("Back again.")
+        again = parse(post_stream(server, alice, {"message": "hello again"}).text)
+    finally:
+        proxy.stop()
+
+    assert text_of(events) == "Said, but not saved."
+    assert events[-3:] == [
+        {"type": "error", "errorText": NOT_STORED_TEXT},
+        {"type": "finish", "finishReason": "error"},
+        "[DONE]",
+    ]
+    assert text_of(again) == "Back again."
+    assert Message.objects.filter(owner=alice, role="assistant").get().content == "Back again."
+    assert "Traceback" not in server.stderr
