@@ -89,7 +89,7 @@ class StreamedChatMiddleware:
             or keys.HEADER in request.headers
         ):
             return ToDjango()
-        data = _json_object(request.body)
+        data = _json_object(request.body) if request.content_type == "application/json" else None
         if data is None:
             return ToDjango()
         if "messages" in data:

@@ -621,3 +621,21 @@ def test_a_reply_the_database_cannot_take_ends_the_stream_with_an_error_part(
     assert text_of(again) == "Back again."
     assert Message.objects.filter(owner=alice, role="assistant").get().content == "Back again."
     assert "Traceback" not in server.stderr
+
+
+def test_a_stream_asked_for_with_a_body_that_is_not_json_is_a_415(
+    local_server: ServerProcess, alice: User
+) -> None:
+    body = json.dumps(
+        {"id": "c", "messages": [{"id": "1", "role": "user", "parts": [{"type": "text", "text": "hi"}]}]}
+    )
+
+    response = httpx.post(
+        f"{local_server.url}/api/{alice.pk}/chat",
+        content=body,
+        headers={**auth_headers(alice), **STREAM, "Content-Type": "text/plain"},
+    )
+
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    assert not Conversation.objects.exists()
