@@ -181,7 +181,7 @@ class ToolAnswered:
 
 @dataclass(frozen=True)
 class StepFinished:
-    tool_calls: bool = False  # the model asked for tools (another step follows)
+    """The model call (or the LOCAL agent's answer) has ended."""
 
 
 Event = StepStarted | Text | ToolCalled | ToolAnswered | StepFinished
@@ -206,6 +206,13 @@ class StreamedReply:
         if new_block or not self.texts:
             self.texts.append("")
         self.texts[-1] += text
+
+    def described(self) -> Text:
+        """The tool calls made so far, said in a text block of their own (a
+        model that stopped, or ran out of rounds, without saying it)."""
+        text = local_agent.describe(self.tool_calls)
+        self.add_text(text, new_block=True)
+        return Text(text)
 
 
 async def stream_agent(
@@ -248,33 +255,24 @@ async def stream_agent(
             return
         if completion is None or not completion.tool_calls:
             if not reply.content:
-                text = local_agent.describe(reply.tool_calls)
-                reply.add_text(text, new_block=True)
-                yield Text(text)
+                yield reply.described()
             yield StepFinished()
             return
         messages.append(_assistant_turn(completion))
         for call in completion.tool_calls:
             arguments = llm.parse_arguments(call.arguments)
-            yield ToolCalled(call.id, call.name, arguments if arguments is not None else {})
+            record = {"tool": call.name, "arguments": arguments if arguments is not None else {}}
+            yield ToolCalled(call.id, call.name, record["arguments"])
             result = await _finished(
                 sync_to_async(_run_tool_released)(user, call.name, arguments, time_zone),
-                lambda result, call=call, arguments=arguments: reply.tool_calls.append(
-                    {
-                        "tool": call.name,
-                        "arguments": arguments if arguments is not None else {},
-                        "result": result,
-                    }
-                ),
+                lambda result, record=record: reply.tool_calls.append({**record, "result": result}),
             )
             yield ToolAnswered(call.id, result)
             messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
-        yield StepFinished(tool_calls=True)
+        yield StepFinished()
     # Out of rounds: say what was done rather than ask the model again.
     yield StepStarted()
-    text = local_agent.describe(reply.tool_calls)
-    reply.add_text(text, new_block=True)
-    yield Text(text)
+    yield reply.described()
     yield StepFinished()
 
 
@@ -304,9 +302,7 @@ async def _stream_fallback(
 ) -> AsyncIterator[Event]:
     if reply.tool_calls:
         # Tools already acted on this message; running it again would repeat them.
-        text = local_agent.describe(reply.tool_calls)
-        reply.add_text(text, new_block=True)
-        yield Text(text)
+        yield reply.described()
         return
     async for event in _stream_local(user, message, reply, time_zone):
         yield event

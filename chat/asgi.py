@@ -28,7 +28,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
@@ -37,7 +36,7 @@ from accounts.auth import TokenClaims, bearer_claims, token_user
 from chat import services, stream
 from chat.agent import release_database_connection
 from chat.mcp_server import http_app
-from chat.serializers import ChatRequestSerializer, UIChatRequestSerializer
+from chat.serializers import ChatRequestSerializer, UIChatRequestSerializer, turn_arguments
 from idempotency import keys
 from todo_project.middleware import (
     ASGIApp,
@@ -53,7 +52,7 @@ from todo_project.middleware import (
     send_streaming_response,
 )
 from todo_project.patterns import pattern
-from todo_project.throttling import Rate, count_attempt
+from todo_project.throttling import ChatRateThrottle
 
 CHAT_ROUTE = pattern(r"^/api(?:/v1)?/(?P<user_id>[^/]+)/chat$")
 
@@ -121,15 +120,9 @@ def _open_turn(claims: TokenClaims, data: dict[str, Any]) -> services.OpenTurn |
             return None
         if data.get("conversation_id") is not None:
             services.get_conversation(owner=user, conversation_id=data["conversation_id"])
-        if count_attempt("chat", str(user.pk), Rate.parse(settings.CHAT_RATE_LIMIT)) is not None:
+        if not ChatRateThrottle().allow_user(str(user.pk)):
             return None
-        return services.open_turn(
-            owner=user,
-            message=data["message"],
-            conversation_id=data.get("conversation_id"),
-            client_id=data.get("id"),
-            regenerate=data.get("trigger") == "regenerate-message",
-        )
+        return services.open_turn(owner=user, **turn_arguments(data))
     except services.ConversationNotFound:
         return None
     finally:

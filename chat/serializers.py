@@ -67,6 +67,16 @@ class UIChatRequestSerializer(serializers.Serializer):
         return data
 
 
+def turn_arguments(data: dict[str, Any]) -> dict[str, Any]:
+    """services.open_turn's arguments for a validated chat request of either shape."""
+    return {
+        "message": data["message"],
+        "conversation_id": data.get("conversation_id"),
+        "client_id": data.get("id"),
+        "regenerate": data.get("trigger") == "regenerate-message",
+    }
+
+
 class ToolCallSerializer(serializers.Serializer):
     tool = serializers.CharField()
     arguments = serializers.DictField()

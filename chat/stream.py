@@ -130,7 +130,11 @@ async def stream_turn(
             [part(type="error", errorText=ERROR_TEXT if stored else NOT_STORED_TEXT)] if reply.failed else []
         )
         yield b"".join(
-            [*error, part(type="finish", finishReason=_finish_reason(reply), **_metadata(reply)), DONE]
+            [
+                *error,
+                part(type="finish", finishReason=_finish_reason(reply), **_metadata(reply.fallback)),
+                DONE,
+            ]
         )
     except (asyncio.CancelledError, GeneratorExit):
         # The client went away: the model call has stopped; keep what was said and done.
@@ -164,8 +168,9 @@ def _finish_reason(reply: agent.StreamedReply) -> str:
     return "error" if reply.failed else "stop"
 
 
-def _metadata(reply: agent.StreamedReply) -> dict[str, Any]:
-    return {"messageMetadata": {"fallback": True}} if reply.fallback else {}
+def _metadata(fallback: bool) -> dict[str, Any]:
+    """finish's messageMetadata: whether the built-in agent answered."""
+    return {"messageMetadata": {"fallback": True}} if fallback else {}
 
 
 def stored_stream(turn: services.ChatTurn) -> bytes:
@@ -196,11 +201,7 @@ def stored_stream(turn: services.ChatTurn) -> bytes:
         ]
     chunks += [
         part(type="finish-step"),
-        part(
-            type="finish",
-            finishReason="stop",
-            **({"messageMetadata": {"fallback": True}} if turn.fallback else {}),
-        ),
+        part(type="finish", finishReason="stop", **_metadata(turn.fallback)),
         DONE,
     ]
     return b"".join(chunks)

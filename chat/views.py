@@ -28,6 +28,7 @@ from chat.serializers import (
     ConversationSummarySerializer,
     PageQuerySerializer,
     UIChatRequestSerializer,
+    turn_arguments,
 )
 from idempotency import keys
 from idempotency.views import IdempotentWrites
@@ -114,13 +115,7 @@ class ChatView(IdempotentWrites, APIView):
         no connection held (stream.stream_turn)."""
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        turn = services.open_turn(
-            owner=request.user,
-            message=data["message"],
-            conversation_id=data.get("conversation_id"),
-            client_id=data.get("id"),
-            regenerate=data.get("trigger") == "regenerate-message",
-        )
+        turn = services.open_turn(owner=request.user, **turn_arguments(data))
         release_database_connection()
         call = self.hand_over()
         body = stream.stream_turn(

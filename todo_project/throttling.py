@@ -179,3 +179,9 @@ class ChatRateThrottle(_CountingThrottle):
 
     def rate(self) -> Rate:
         return Rate.parse(settings.CHAT_RATE_LIMIT)
+
+    def allow_user(self, user_id: str) -> bool:
+        """allow_request for a user known without a DRF request (the streamed
+        chat's route on the event loop)."""
+        self._wait = count_attempt(self.scope, user_id, self.rate())
+        return self._wait is None
