@@ -302,6 +302,8 @@ def _when(schedule: Schedule | None) -> str:
         parts.append(f"due {_day_and_time(schedule.due_date)}")
     if schedule.recurrence is not None:
         parts.append(_repeats(schedule.recurrence))
+        if schedule.repeat_from == "completion":
+            parts.append("counted from when you complete it")
     if schedule.remind_at is not None and schedule.remind_at == schedule.due_date:
         parts.append("with a reminder then")
     elif schedule.remind_at is not None:

@@ -45,6 +45,13 @@ _TASK_FIELDS: dict[str, Any] = {
         " end the series. Completing the task creates the next occurrence. Needs a due_date.",
         "maxLength": 200,
     },
+    "repeat_from": {
+        "type": "string",
+        "enum": ["due", "completion"],
+        "description": "What a recurring task's next occurrence counts from: the due date (due, the default;"
+        " the next date by the rule that is not in the past) or the moment it is completed (completion:"
+        ' "every 2 days after I finish it").',
+    },
     "remind_at": {
         "type": "string",
         "description": "ISO 8601 date-time of a reminder notification, e.g. 2026-12-01T08:00:00 (read in the"
@@ -180,7 +187,7 @@ def _summary(task: Any, status: str) -> dict[str, Any]:
 
 # Read in the user's time zone: a tool that sets one of them records that
 # zone on the task (time_zone), whose time of day a recurring task keeps.
-_SCHEDULE_FIELDS = ("due_date", "recurrence", "remind_at")
+_SCHEDULE_FIELDS = ("due_date", "recurrence", "repeat_from", "remind_at")
 
 
 def add_task(user: User, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -220,7 +227,8 @@ def update_task(user: User, arguments: dict[str, Any]) -> dict[str, Any]:
     changes.pop("completed", None)
     if not changes:
         raise ToolError(
-            "Nothing to change: give a title, description, priority, due_date, tags, recurrence or remind_at."
+            "Nothing to change: give a title, description, priority, due_date, tags, recurrence, repeat_from"
+            " or remind_at."
         )
     if any(field in changes for field in _SCHEDULE_FIELDS):
         changes.setdefault("time_zone", timezone.get_current_timezone_name())

@@ -1,5 +1,6 @@
 """When, in plain English, for the LOCAL assistant: "every Monday at 8am",
-"tomorrow", "next Friday", "on December 3", "in 2 hours", "remind me at 8".
+"tomorrow", "next Friday", "on December 3", "in 2 hours", "remind me at 8",
+"every 2 days after I finish it".
 
 read_schedule finds such phrases in a task's words, takes them out of the
 title and gives the due date, the recurrence (an RRULE) and the reminder,
@@ -51,6 +52,17 @@ _DAY_NAME = pattern(_DAY, _FLAGS)
 _WEEKDAYS = pattern(r"\b(?:every|each|on)\s+weekdays?\b", _FLAGS)
 _EVERY_N = pattern(rf"\bevery\s+(?:{_NUMBER}\s+|other\s+)?(day|week|month|year)s?\b", _FLAGS)
 _SHORTHAND = pattern(r"\b(daily|weekly|monthly|yearly|annually)\b", _FLAGS)
+# A rule counted from the completion: "every 2 days after I finish it",
+# "weekly from completion", Todoist's "every! 3 days".
+_FROM_COMPLETION = pattern(
+    r"\b(?:after|from|once|counting from)\s+(?:"
+    r"(?:i|i've|i\s+have|we|you)\s+(?:finish|finished|complete|completed|do|did|done|check)(?:\s+it\s+off)?"
+    r"|(?:it's|it\s+is|it\s+was|it\s+gets)\s+(?:done|finished|completed)"
+    r"|(?:the\s+)?(?:completion|completing|finishing|last\s+time)"
+    r")(?:\s+(?:it|this|that|them))?\b",
+    _FLAGS,
+)
+_EVERY_BANG = pattern(r"\bevery!", _FLAGS)
 _IN = pattern(rf"\bin\s+{_NUMBER}\s+(minute|min|hour|day|week)s?\b", _FLAGS)
 _RELATIVE_DAY = pattern(r"\b(today|tonight|tomorrow|day after tomorrow)\b", _FLAGS)
 _TONIGHT = pattern(r"\btonight\b", _FLAGS)
@@ -74,6 +86,8 @@ class Schedule:
     due_date: datetime | None = None
     recurrence: str | None = None
     remind_at: datetime | None = None
+    # "completion" when the rule counts from the task's completion.
+    repeat_from: str | None = None
 
     def tool_arguments(self) -> dict[str, str]:
         """The add_task / update_task arguments for what was understood."""
@@ -82,6 +96,8 @@ class Schedule:
             arguments["due_date"] = self.due_date.isoformat()
         if self.recurrence is not None:
             arguments["recurrence"] = self.recurrence
+        if self.repeat_from is not None:
+            arguments["repeat_from"] = self.repeat_from
         if self.remind_at is not None:
             arguments["remind_at"] = self.remind_at.isoformat()
         return arguments
@@ -91,7 +107,8 @@ def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule
     """The schedule in `text` (a task's words), read at `now` (aware, in the
     user's zone). With `remind` ("remind me to ..."), the reminder is at the
     due time unless the words name another."""
-    words = _Words(text)
+    bang = _EVERY_BANG.search(text) is not None
+    words = _Words(_EVERY_BANG.sub("every", text))
     reminder_clock = words.take(_REMIND_AT, _clock)
     reminder_delay = words.take(_REMIND_IN, _delay)
     recurrence = (
@@ -102,6 +119,9 @@ def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule
             _SHORTHAND, lambda m: f"FREQ={'YEARLY' if m[1].lower() == 'annually' else m[1].upper()}"
         )
     )
+    repeat_from = None
+    if recurrence is not None and (words.take(_FROM_COMPLETION, lambda m: True) or bang):
+        repeat_from = "completion"
     delay = words.take(_IN, _delay)
     day = (
         words.take(_RELATIVE_DAY, lambda m: _relative_day(m, now))
@@ -131,7 +151,9 @@ def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule
             due = remind_at
     elif remind and due is not None:
         remind_at = due
-    return Schedule(title=words.rest(), due_date=due, recurrence=recurrence, remind_at=remind_at)
+    return Schedule(
+        title=words.rest(), due_date=due, recurrence=recurrence, remind_at=remind_at, repeat_from=repeat_from
+    )
 
 
 class _Words:

@@ -54,7 +54,17 @@ class TaskAdmin(RecordedAsAdmin):
         (None, {"fields": ("owner", "title", "description", "completed", "priority", "tags")}),
         (
             "Schedule",
-            {"fields": ("due_date", "recurrence", "time_zone", "remind_at", "occurrence", "next_task")},
+            {
+                "fields": (
+                    "due_date",
+                    "recurrence",
+                    "time_zone",
+                    "repeat_from",
+                    "remind_at",
+                    "occurrence",
+                    "next_task",
+                )
+            },
         ),
         ("History", {"fields": ("created_at", "updated_at")}),
     )

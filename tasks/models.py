@@ -41,6 +41,11 @@ class Priority(models.TextChoices):
     HIGH = "high"
 
 
+class RepeatFrom(models.TextChoices):
+    DUE = "due"
+    COMPLETION = "completion"
+
+
 class TaskQuerySet(models.QuerySet["Task"]):
     def for_user(self, user: User) -> TaskQuerySet:
         """The one place task rows are scoped to their owner."""
@@ -69,7 +74,13 @@ class Task(models.Model):
     # Recurrence (tasks/recurrence.py): the canonical RRULE, the zone whose
     # time of day the due dates keep, and this task's place in its series.
     recurrence = models.CharField(max_length=MAX_RULE_LENGTH, null=True, blank=True)  # noqa: DJ001
-    time_zone = models.CharField(max_length=64, default="UTC", db_default="UTC")
+    # Null: UTC. (Before time zones were shown, an unset one was stored as "UTC".)
+    time_zone = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    # What the rule counts from when the task is completed: its due date, or
+    # the completion (Todoist's "every!").
+    repeat_from = models.CharField(
+        max_length=10, choices=RepeatFrom.choices, default=RepeatFrom.DUE, db_default=RepeatFrom.DUE
+    )
     occurrence = models.PositiveIntegerField(default=1, db_default=1)
     # The next occurrence, made when this one was completed (one at most: a
     # one-to-one column is unique).
@@ -114,6 +125,9 @@ class Task(models.Model):
             ),
             models.CheckConstraint(condition=~models.Q(title=""), name="tasks_title_not_empty"),
             models.CheckConstraint(
+                condition=models.Q(repeat_from__in=RepeatFrom.values), name="tasks_repeat_from_valid"
+            ),
+            models.CheckConstraint(
                 condition=models.Q(recurrence__isnull=True) | models.Q(due_date__isnull=False),
                 name="tasks_recurrence_needs_due_date",
             ),
@@ -133,7 +147,8 @@ class Task(models.Model):
         if "remind_at" not in errors and self.remind_at is not None and self.remind_at > latest_reminder():
             errors["remind_at"] = f"A reminder can be at most {REMINDER_YEARS} years ahead."
         try:
-            recurrence.valid_time_zone(self.time_zone)
+            if self.time_zone is not None:
+                recurrence.valid_time_zone(self.time_zone)
         except recurrence.InvalidRule as exc:
             errors["time_zone"] = str(exc)
         if errors:

@@ -43,6 +43,7 @@ MAX_COUNT = 10000
 # A series whose next date lies further out than this has ended, and a rule
 # whose pattern has no date within it is refused (SPEC.md section 4).
 SEARCH_YEARS = 10
+SEARCH_DAYS = SEARCH_YEARS * 366
 # Due dates and reminders lie between these (SPEC.md section 4), so every date
 # the search reaches can be written.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -123,17 +124,48 @@ def next_due(rule: str, due: datetime, *, time_zone: str = "UTC", occurrence: in
     """The due date (UTC) of the occurrence after the one due at `due`, the
     `occurrence`-th of its series, or None when the series has ended: COUNT
     or UNTIL, no occurrence within SEARCH_YEARS, or none before LATEST."""
+    found = next_occurrence(rule, due, time_zone=time_zone, occurrence=occurrence)
+    return None if found is None else found[0]
+
+
+def next_occurrence(
+    rule: str,
+    due: datetime,
+    *,
+    time_zone: str = "UTC",
+    occurrence: int = 1,
+    not_before: datetime | None = None,
+    from_completion: bool = False,
+) -> tuple[datetime, int] | None:
+    """The due date (UTC) and place in the series of the occurrence that
+    follows the `occurrence`-th, due at `due`, when it is completed at
+    `not_before`; or None when the series has ended (COUNT, UNTIL, no
+    occurrence within SEARCH_YEARS, none before LATEST).
+
+    By the due date (the default): the rule's first date after `due` that is
+    after `not_before` too; the dates passed over count as occurrences of
+    the series (for COUNT). From the completion (Todoist's "every!"): the
+    rule counted from the day of `not_before`, in `time_zone`, as if the
+    series started then. Either way at due's time of day in `time_zone`."""
     count = _part(rule, "COUNT")
     if count is not None and occurrence >= int(count):
         return None
     zone = ZoneInfo(time_zone)
-    following = _first_after(rule, due, zone)
-    if following is None:
+    if from_completion and not_before is not None:
+        start = datetime.combine(not_before.astimezone(zone).date(), due.astimezone(zone).timetz())
+        found = _first_after(rule, start, zone)
+    else:
+        found = _first_after(rule, due, zone, not_before=not_before, counting=count is not None)
+    if found is None:
+        return None
+    following, passed = found
+    place = occurrence + passed + 1
+    if count is not None and place > int(count):
         return None
     until = _part(rule, "UNTIL")
     if until is not None and following > _until(until, following):
         return None
-    return following.astimezone(UTC)
+    return following.astimezone(UTC), place
 
 
 def check_recurs(rule: str, due: datetime, *, time_zone: str = "UTC") -> None:
@@ -146,20 +178,35 @@ def check_recurs(rule: str, due: datetime, *, time_zone: str = "UTC") -> None:
         )
 
 
-def _first_after(rule: str, due: datetime, zone: ZoneInfo) -> datetime | None:
-    """The rule's first occurrence after `due`, at due's time of day in
-    `zone`, within SEARCH_YEARS and before LATEST; or None."""
+def _first_after(
+    rule: str, due: datetime, zone: ZoneInfo, *, not_before: datetime | None = None, counting: bool = False
+) -> tuple[datetime, int] | None:
+    """The rule's first occurrence after `due` (and after `not_before`), at
+    due's time of day in `zone`, within SEARCH_YEARS of where the search
+    begins and before LATEST, with the number of the rule's dates passed
+    over between `due` and it (counted only when `counting`, one test per
+    day, and only within SEARCH_YEARS: a task more than that overdue starts
+    its count afresh); or None."""
     if not EARLIEST <= due <= LATEST:
         return None
     local = due.astimezone(zone)
     start = local.date()
-    end = min(start + relativedelta(years=SEARCH_YEARS), LATEST.date())
     matches = _day_test(dict(item.split("=", 1) for item in rule.split(";")), start)
     day = start + timedelta(days=1)
+    passed = 0
+    if not_before is not None and not_before > due:
+        first = not_before.astimezone(zone).date()
+        days = (first - day).days
+        if counting and days <= SEARCH_DAYS:
+            passed = sum(1 for offset in range(days) if matches(day + timedelta(days=offset)))
+        day = max(day, first)
+    end = min(day + relativedelta(years=SEARCH_YEARS), LATEST.date())
     while day <= end:
         if matches(day):
             found = datetime.combine(day, local.timetz())
-            return found if found <= LATEST else None
+            if not_before is None or found > not_before:
+                return (found, passed) if found <= LATEST else None
+            passed += 1
         day += timedelta(days=1)
     return None
 

@@ -20,13 +20,14 @@ from tasks.models import (
     Notification,
     NotificationKind,
     Priority,
+    RepeatFrom,
     Task,
 )
 from tasks.services import MAX_LIMIT, SORT_KEYS, STATUSES, TASK_FIELDS
 from todo_project.fields import StrictBooleanField, StrictCharField
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with microseconds, as the list's SQL writes it. (Not
     strftime: its %Y does not pad years before 1000 to four digits.)"""
     if value is None:
@@ -44,13 +45,15 @@ def task_body(row: Mapping[str, Any]) -> dict[str, Any]:
         "completed": row["completed"],
         "priority": row["priority"],
         "tags": row["tags"],
-        "due_date": _iso(row["due_date"]),
+        "due_date": iso(row["due_date"]),
         "recurrence": row["recurrence"],
-        "remind_at": _iso(row["remind_at"]),
+        "remind_at": iso(row["remind_at"]),
+        "time_zone": row["time_zone"],
+        "repeat_from": row["repeat_from"],
         "next_task_id": row["next_task_id"],
         "version": row["version"],
-        "created_at": _iso(row["created_at"]),
-        "updated_at": _iso(row["updated_at"]),
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
     }
 
 
@@ -104,6 +107,14 @@ class TaskSerializer(serializers.Serializer):
         help_text="An RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=MO; null when it does not recur.",
     )
     remind_at = serializers.DateTimeField(allow_null=True, help_text="When a reminder notification fires.")
+    time_zone = serializers.CharField(
+        allow_null=True, help_text="The IANA time zone whose time of day the due dates keep; null is UTC."
+    )
+    repeat_from = serializers.ChoiceField(
+        choices=RepeatFrom.choices,
+        help_text='What the rule counts from when the task is completed: its due date ("due"), or the'
+        ' completion ("completion").',
+    )
     next_task_id = serializers.IntegerField(
         allow_null=True, help_text="The next occurrence, made when this recurring task was completed."
     )
@@ -139,9 +150,16 @@ class TaskInputSerializer(serializers.Serializer):
     )
     time_zone = TimeZoneField(
         required=False,
-        write_only=True,
+        allow_null=True,
         help_text="The IANA time zone whose time of day a recurring task's due dates keep across"
-        " daylight saving time (default UTC).",
+        " daylight saving time (null: UTC).",
+    )
+    repeat_from = serializers.ChoiceField(
+        choices=RepeatFrom.choices,
+        required=False,
+        help_text="Completing the task makes the next occurrence: the rule's first date after the due date"
+        ' that is not in the past ("due", the default), or counted from the completion ("completion",'
+        ' as in "every 2 days after I finish it").',
     )
 
 
@@ -197,8 +215,8 @@ class NotificationSerializer(serializers.Serializer):
             "task_id": instance.task_id,
             "kind": instance.kind,
             "message": instance.message,
-            "created_at": _iso(instance.created_at),
-            "read_at": _iso(instance.read_at),
+            "created_at": iso(instance.created_at),
+            "read_at": iso(instance.read_at),
         }
 
 

@@ -32,8 +32,8 @@ from rest_framework import exceptions, status
 
 from accounts.models import User
 from events.models import ChangeSource
-from tasks.models import Notification, Priority, Task, latest_reminder
-from tasks.recurrence import InvalidRule, check_recurs, next_due
+from tasks.models import Notification, Priority, RepeatFrom, Task, latest_reminder
+from tasks.recurrence import InvalidRule, check_recurs, next_occurrence
 from tasks.reminders import schedule_reminder
 from todo_project.conditional import etag
 from todo_project.paging import total_matches
@@ -42,11 +42,12 @@ from todo_project.sql import Statement, compiled, joined
 # The columns behind a task's body (tasks.serializers.task_body).
 TASK_FIELDS = (
     "id", "owner_id", "title", "description", "completed", "priority", "tags", "due_date",
-    "recurrence", "remind_at", "next_task_id", "version", "created_at", "updated_at",
+    "recurrence", "remind_at", "time_zone", "repeat_from", "next_task_id", "version", "created_at",
+    "updated_at",
 )  # fmt: skip
 UPDATABLE_FIELDS = frozenset({
     "title", "description", "completed", "priority", "tags", "due_date",
-    "recurrence", "remind_at", "time_zone",
+    "recurrence", "remind_at", "time_zone", "repeat_from",
 })  # fmt: skip
 
 STATUSES = ("all", "pending", "completed")
@@ -165,7 +166,8 @@ def new_task(
     completed: bool = False,
     recurrence: str | None = None,
     remind_at: datetime | None = None,
-    time_zone: str = "UTC",
+    time_zone: str | None = None,
+    repeat_from: str = RepeatFrom.DUE,
 ) -> Task:
     """A valid task, not yet saved (creation_statement saves it), as a user
     wrote it. A `recurrence` is a canonical RRULE (tasks.recurrence.normalize)
@@ -182,6 +184,7 @@ def new_task(
         recurrence=recurrence,
         remind_at=remind_at,
         time_zone=time_zone,
+        repeat_from=repeat_from,
         created_at=now,
         updated_at=now,
     )
@@ -209,13 +212,13 @@ def creation_steps(task: Task, *, guard: Statement | None = None) -> tuple[State
     lock = begin_change_statement(task.owner_id)
     sql = (
         "INSERT INTO tasks (owner_id, title, description, completed, priority, tags, due_date,"
-        " recurrence, time_zone, occurrence, remind_at, created_at, updated_at)"
-        " SELECT %s, %s, %s, %s, %s, %s::varchar[], %s, %s, %s, %s, %s, %s, %s"
+        " recurrence, time_zone, repeat_from, occurrence, remind_at, created_at, updated_at)"
+        " SELECT %s, %s, %s, %s, %s, %s::varchar[], %s, %s, %s, %s, %s, %s, %s, %s"
         " WHERE (SELECT count(*) FROM tasks WHERE tasks.owner_id = %s) < %s"
     )
     params: list[Any] = [
         task.owner_id, task.title, task.description, task.completed, task.priority, task.tags,
-        task.due_date, task.recurrence, task.time_zone, task.occurrence, task.remind_at,
+        task.due_date, task.recurrence, task.time_zone, task.repeat_from, task.occurrence, task.remind_at,
         task.created_at, task.updated_at, task.owner_id, settings.MAX_TASKS_PER_USER,
     ]  # fmt: skip
     if guard is not None:
@@ -316,18 +319,32 @@ def _make_next_occurrence(task: Task) -> None:
     makes none, and the caller holds the task's row lock, so parallel
     completions take turns and the later ones see next_task_id. Like any
     create it counts against MAX_TASKS_PER_USER (TaskLimitReached, and the
-    caller's transaction undoes the completion). A reminder that would lie
-    further ahead than a user may set one is left out; a series ends where
-    the rule has no date within 10 years (tasks.recurrence)."""
+    caller's transaction undoes the completion).
+
+    Its due date is the rule's first after the completed one's that is not
+    in the past (a daily task done three days late is next due today or
+    tomorrow, at its time), or, with repeat_from "completion", the rule's
+    first counted from the day of the completion; a series ends where the
+    rule has no date within 10 years (tasks.recurrence). The reminder moves
+    with the due date; one that would already be past, or further ahead
+    than a user may set one, is left out."""
     if task.recurrence is None or task.next_task_id is not None or task.due_date is None:
         return
-    due = next_due(task.recurrence, task.due_date, time_zone=task.time_zone, occurrence=task.occurrence)
-    if due is None:
-        return  # the series has ended (COUNT, UNTIL, or no date within 10 years)
-    remind_at = None if task.remind_at is None else task.remind_at + (due - task.due_date)
-    if remind_at is not None and remind_at > latest_reminder():
-        remind_at = None
     now = timezone.now()
+    found = next_occurrence(
+        task.recurrence,
+        task.due_date,
+        time_zone=task.time_zone or "UTC",
+        occurrence=task.occurrence,
+        not_before=now,
+        from_completion=task.repeat_from == RepeatFrom.COMPLETION,
+    )
+    if found is None:
+        return  # the series has ended (COUNT, UNTIL, or no date within 10 years)
+    due, occurrence = found
+    remind_at = None if task.remind_at is None else task.remind_at + (due - task.due_date)
+    if remind_at is not None and not now < remind_at <= latest_reminder():
+        remind_at = None
     following = Task(
         owner=task.owner,
         title=task.title,
@@ -338,7 +355,8 @@ def _make_next_occurrence(task: Task) -> None:
         recurrence=task.recurrence,
         remind_at=remind_at,
         time_zone=task.time_zone,
-        occurrence=task.occurrence + 1,
+        repeat_from=task.repeat_from,
+        occurrence=occurrence,
         created_at=now,
         updated_at=now,
     )
@@ -424,6 +442,8 @@ TASK_JSON_SQL = f"""json_build_object(
         'due_date', to_char(tasks.due_date AT TIME ZONE 'UTC', {_UTC_ISO}),
         'recurrence', tasks.recurrence,
         'remind_at', to_char(tasks.remind_at AT TIME ZONE 'UTC', {_UTC_ISO}),
+        'time_zone', tasks.time_zone,
+        'repeat_from', tasks.repeat_from,
         'next_task_id', tasks.next_task_id,
         'version', tasks.version,
         'created_at', to_char(tasks.created_at AT TIME ZONE 'UTC', {_UTC_ISO}),
@@ -549,7 +569,7 @@ def _check_recurs(task: Task) -> None:
     if task.recurrence is None or task.due_date is None:
         return
     try:
-        check_recurs(task.recurrence, task.due_date, time_zone=task.time_zone)
+        check_recurs(task.recurrence, task.due_date, time_zone=task.time_zone or "UTC")
     except InvalidRule as exc:
         raise ValidationError({"recurrence": str(exc)}) from None
 

@@ -58,7 +58,7 @@ def test_every_kind_of_change_from_every_source_is_on_the_feed(
         f"/admin/tasks/task/{reminded.pk}/change/",
         {
             "owner": alice.pk, "title": "Call mom tonight", "priority": "medium", "tags": "",
-            "time_zone": "UTC", "due_date_0": "2030-01-01", "due_date_1": "09:00:00",
+            "time_zone": "UTC", "repeat_from": "due", "due_date_0": "2030-01-01", "due_date_1": "09:00:00",
         },
     )  # fmt: skip
     alice_api.delete(f"/api/{alice.pk}/tasks/{created['id']}")
@@ -149,7 +149,14 @@ def test_a_task_given_to_another_user_leaves_one_feed_and_joins_the_other(
 
     moved = client.post(
         f"/admin/tasks/task/{task.pk}/change/",
-        {"owner": bob.pk, "title": "Shared chores", "priority": "medium", "tags": "", "time_zone": "UTC"},
+        {
+            "owner": bob.pk,
+            "title": "Shared chores",
+            "priority": "medium",
+            "tags": "",
+            "time_zone": "UTC",
+            "repeat_from": "due",
+        },
     )
 
     assert moved.status_code == 302

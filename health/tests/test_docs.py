@@ -105,10 +105,12 @@ def test_the_schedule_fields_and_notifications_are_documented(alice_api, alice) 
     fire_reminder(fire_reminder_of.pk, AT)
     notification = alice_api.get(f"/api/{alice.pk}/notifications").json()[0]
 
-    assert {"recurrence", "remind_at", "next_task_id"} <= set(schemas["Task"]["properties"])
+    task_properties = schemas["Task"]["properties"]
+    assert {"recurrence", "remind_at", "time_zone", "repeat_from", "next_task_id"} <= set(task_properties)
+    assert task_properties["time_zone"]["nullable"] is True
     task_input = schemas["TaskInputRequest"]["properties"]
-    assert {"due_date", "recurrence", "remind_at", "time_zone"} <= set(task_input)
-    assert task_input["time_zone"]["writeOnly"] is True
+    assert {"due_date", "recurrence", "remind_at", "time_zone", "repeat_from"} <= set(task_input)
+    assert "writeOnly" not in task_input["time_zone"]
     assert "time_zone" in schemas["ChatRequestRequest"]["properties"]
     listing = paths["/api/{user_id}/notifications"]["get"]
     assert {p["name"] for p in listing["parameters"]} == {"user_id", "unread", "limit", "offset"}

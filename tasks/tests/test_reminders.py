@@ -224,17 +224,23 @@ def test_a_reminder_fires_when_its_time_comes_and_not_before(workers, alice_api,
 
 @pytest.mark.django_db(transaction=True)
 def test_the_next_occurrences_reminder_is_deferred_with_it(workers, alice_api, alice: User) -> None:
+    """Completed a day late, a daily task is next due today at its time, a
+    few seconds from now here, and its reminder (a second before) fires."""
     workers(1)
-    now = timezone.now()
+    due = timezone.now() - timedelta(days=1) + timedelta(seconds=3)
     task = Task.objects.create(
-        owner=alice, title="Stretch", due_date=now - timedelta(days=1), recurrence="FREQ=DAILY",
-        remind_at=now - timedelta(days=1) + timedelta(seconds=1),
-    )  # fmt: skip
+        owner=alice,
+        title="Stretch",
+        due_date=due,
+        recurrence="FREQ=DAILY",
+        remind_at=due - timedelta(seconds=1),
+    )
 
     body = alice_api.patch(f"/api/{alice.pk}/tasks/{task.pk}/complete").json()
 
     following = Task.objects.get(pk=body["next_task_id"])
-    assert following.remind_at - following.due_date == timedelta(seconds=1)
+    assert following.due_date == due + timedelta(days=1)
+    assert following.remind_at == following.due_date - timedelta(seconds=1)
     assert wait_until(lambda: Notification.objects.filter(task=following).exists())
 
 

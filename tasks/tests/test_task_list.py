@@ -54,7 +54,7 @@ def test_the_list_is_a_bare_array_newest_first(alice_api, alice: User, tasks) ->
     assert response["X-Total-Count"] == "4"
     assert set(response.json()[0]) == {
         "id", "user_id", "title", "description", "completed", "priority", "tags", "due_date", "recurrence",
-        "remind_at", "next_task_id", "version", "created_at", "updated_at",
+        "remind_at", "time_zone", "repeat_from", "next_task_id", "version", "created_at", "updated_at",
     }  # fmt: skip
 
 

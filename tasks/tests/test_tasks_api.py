@@ -46,6 +46,8 @@ def test_alice_creates_a_task_with_defaults(alice_api, alice: User) -> None:
         "due_date": None,
         "recurrence": None,
         "remind_at": None,
+        "time_zone": None,
+        "repeat_from": "due",
         "next_task_id": None,
         "version": 1,
         "created_at": body["created_at"],
