@@ -11,10 +11,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 WORKDIR /app
 COPY requirements.txt .
-# Every dependency ships a musllinux wheel for 3.13: no compiler, in this
-# stage or the final one. --only-binary makes a missing wheel fail the build.
+# Every dependency ships a musllinux wheel for 3.13 but http-ece, one module
+# of pure Python published as source only: no compiler, in this stage or the
+# final one. --only-binary makes any other missing wheel fail the build.
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --only-binary=:all: -r requirements.txt \
+    && /opt/venv/bin/pip install --only-binary=:all: --no-binary=http-ece -r requirements.txt \
     && /opt/venv/bin/pip uninstall --yes --quiet pip
 
 COPY . .

@@ -192,6 +192,35 @@ def server_environment(**overrides: str | None) -> dict[str, str]:
     return env
 
 
+def spawn_worker(
+    tmp_path: Path, name: str, database_url: str | None = None, **environment: str | None
+) -> subprocess.Popen[str]:
+    """`manage.py run_worker` polling every 0.2 s, its output in
+    tmp_path/{name}.log (the process's `log`), once it has started."""
+    log = tmp_path / f"{name}.log"
+    env = server_environment(
+        DATABASE_URL=database_url or database_url_for_tests(), PYTHONPATH=str(ROOT), **environment
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "run_worker", "--poll-seconds", "0.2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def started() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"the worker exited: {log.read_text()}")
+        return log.read_text().count("Starting worker") >= 2  # the reminders' and the push queue's
+
+    if not wait_until(started, guard=START_GUARD_SECONDS):
+        pytest.fail(f"the worker did not start: {log.read_text()}")
+    process.log = log  # type: ignore[attr-defined]
+    return process
+
+
 def spawn_server(
     command: list[str], *, cwd: Path, env: dict[str, str], port: int, log_dir: Path, wait: bool = True
 ) -> ServerProcess:

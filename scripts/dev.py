@@ -51,6 +51,20 @@ def write_env_file() -> None:
     )
 
 
+def add_vapid_key() -> None:
+    """Web Push on by default in development: a VAPID key pair in .env when
+    neither it nor the environment has one."""
+    if os.environ.get("VAPID_PRIVATE_KEY") or "VAPID_PRIVATE_KEY=" in ENV_FILE.read_text():
+        return
+    sys.path.insert(0, str(ROOT))
+    from push.config import new_vapid_key
+
+    private, public = new_vapid_key()
+    with ENV_FILE.open("a") as env:
+        env.write(f"VAPID_PRIVATE_KEY={private}\nVAPID_SUBJECT=mailto:admin@localhost\n")
+    print(f"Added a VAPID key pair for Web Push to {ENV_FILE.name} (public key {public}).")
+
+
 def local_server_answers() -> bool:
     import psycopg
 
@@ -90,6 +104,7 @@ def run() -> int:
     from dotenv import load_dotenv
 
     write_env_file()
+    add_vapid_key()
     load_dotenv(ENV_FILE, override=False)
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = embedded_database_url("todo")

@@ -17,7 +17,10 @@ this reminder time.
 Fair between users: a job's priority is minus the number of its owner's
 other pending reminders, and workers take the highest first, so a user who
 set thousands of reminders for one minute delays another user's reminder of
-that minute by one job, not by thousands."""
+that minute by one job, not by thousands.
+
+A notification is also sent to each of the user's push subscriptions: one
+job per subscription, deferred with the notification (push/delivery.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from events.models import ChangeSource
+from push.delivery import defer_deliveries, reminder_message
 from tasks.models import Notification, NotificationKind, Task
 
 logger = logging.getLogger(__name__)
@@ -97,5 +101,10 @@ def fire_reminder(task_id: int, remind_at: datetime) -> Notification | None:
             message=f"Reminder: {task.title}",
             remind_at=remind_at,
         )
+        # Sent by the push queue's jobs, outside this transaction (push/delivery.py).
+        message = reminder_message(
+            notification_id=notification.pk, task_id=task.pk, title=task.title, body=notification.message
+        )
+        defer_deliveries(owner_id=task.owner_id, message=message)
     logger.info("Reminder %s fired for task %s", notification.pk, task_id)
     return notification

@@ -1,5 +1,6 @@
-"""The reminders' worker: procrastinate's worker on the "reminders" queue,
-run by `manage.py run_worker` and, with RUN_WORKER (the default), beside the
+"""The reminders' worker: procrastinate's worker on the "reminders" queue
+(a few at once, in threads) and on the "push" queue (push/delivery.py: many at once,
+they wait on push services), run by `manage.py run_worker` and, with RUN_WORKER (the default), beside the
 API server in its own process (`running`, entered at the server's start-up).
 
 Any number of workers are safe: PostgreSQL hands each job to one of them.
@@ -20,10 +21,15 @@ from procrastinate import App, PsycopgConnector
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.utils import connector_params
 
+from push import delivery
 from tasks.reminders import QUEUE
 
 logger = logging.getLogger("tasks.worker")
 
+# Reminders fired at once, each in a thread of its own with its own
+# connection: a job spends most of its time waiting on PostgreSQL's round
+# trips, so a second of 300 reminders fires in a third of the time with 4.
+REMINDER_CONCURRENCY = 4
 RESTART_SECONDS = 1.0
 STOP_SECONDS = 10.0
 STALLED_CHECK_SECONDS = 60.0
@@ -35,7 +41,7 @@ def worker_app() -> App:
     Django app keeps its connector: deferring stays in Django's transaction.)
     Every wait for a connection is bounded, so a stop never hangs on a
     database that is gone."""
-    connector = PsycopgConnector(kwargs=connector_params(), min_size=1, max_size=3, timeout=5)
+    connector = PsycopgConnector(kwargs=connector_params(), min_size=1, max_size=8, timeout=5)
     return app.with_connector(connector)
 
 
@@ -44,6 +50,7 @@ async def run(stopping: asyncio.Event, *, poll_seconds: float = 1.0) -> bool:
     on its own. Once stopping, the job in hand finishes; False when that took
     more than STOP_SECONDS (a database that does not answer)."""
     worker = worker_app()
+    logging.getLogger("procrastinate.worker").addFilter(delivery.quiet_retries)
     while not stopping.is_set():
         attempt = asyncio.create_task(_run_until(worker, stopping, poll_seconds))
         await _until_done_or_set(attempt, stopping)
@@ -65,26 +72,40 @@ async def run(stopping: asyncio.Event, *, poll_seconds: float = 1.0) -> bool:
 
 async def _run_until(worker: App, stopping: asyncio.Event, poll_seconds: float) -> None:
     async with worker.open_async():
-        working = asyncio.create_task(
-            worker.run_worker_async(
-                queues=[QUEUE],
-                fetch_job_polling_interval=poll_seconds,
-                delete_jobs="successful",
-                install_signal_handlers=False,
-            )
-        )
+        options: dict = {
+            "fetch_job_polling_interval": poll_seconds,
+            "delete_jobs": "successful",
+            "install_signal_handlers": False,
+        }
+        workers = [
+            asyncio.create_task(
+                worker.run_worker_async(
+                    queues=[QUEUE], concurrency=REMINDER_CONCURRENCY, name="reminders", **options
+                )
+            ),
+            asyncio.create_task(
+                worker.run_worker_async(
+                    queues=[delivery.QUEUE], concurrency=delivery.CONCURRENCY, name="push", **options
+                )
+            ),
+        ]
         stalled = asyncio.create_task(_retry_stalled_jobs(worker))
         pruning = asyncio.create_task(_prune_expired())
-        await _until_done_or_set(working, stopping)
-        stalled.cancel()
-        pruning.cancel()
-        if not working.done():
-            # Cancelling is procrastinate's graceful stop: the job in hand finishes.
-            working.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await working
-            return
-        working.result()  # its exception, if it ended with one
+        try:
+            waiting = asyncio.create_task(stopping.wait())
+            await asyncio.wait({*workers, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            stalled.cancel()
+            pruning.cancel()
+            # Cancelling is procrastinate's graceful stop: the jobs in hand finish.
+            for working in workers:
+                working.cancel()
+            results = await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            await delivery.close_session()
+        for result in results:  # the exception a worker ended with, if one did
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
 
 
 async def _until_done_or_set(task: asyncio.Task[None], event: asyncio.Event) -> None:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 from psycopg_pool.base import AttemptWithBackoff
 
+from push import config as push_config
 from todo_project.env import (
     ConfigurationError,
     env_bool,
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "chat",
     "events",  # live changes: the feed, the event stream, task history
     "idempotency",  # safe retries: Idempotency-Key
+    "push",  # Web Push: subscriptions, and reminders delivered to them
     "health",
 ]
 
@@ -270,7 +272,20 @@ MAX_TASKS_PER_USER = env_int("MAX_TASKS_PER_USER", 10_000, minimum=1, maximum=1_
 # a worker of its own); any number of workers fire each reminder once.
 RUN_WORKER = env_bool("RUN_WORKER", True)
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "reminders"
-PROCRASTINATE_IMPORT_PATHS = ["tasks.reminders"]
+PROCRASTINATE_IMPORT_PATHS = ["tasks.reminders", "push.delivery"]
+
+# --- Web Push (push/) ----------------------------------------------------------
+
+# Off unless a VAPID key is set (`python manage.py vapid_key` makes one); a
+# subject is then required. Endpoints only on WEB_PUSH_ALLOWED_HOSTS.
+VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
+VAPID_SUBJECT = env_str("VAPID_SUBJECT")
+WEB_PUSH_ALLOWED_HOSTS = push_config.allowed_hosts(
+    env_list("WEB_PUSH_ALLOWED_HOSTS", list(push_config.DEFAULT_ALLOWED_HOSTS))
+)
+if VAPID_PRIVATE_KEY:
+    push_config.load_vapid_key(VAPID_PRIVATE_KEY)
+    push_config.check_subject(env_str("VAPID_SUBJECT", required=True))
 
 # --- Live changes (events/) ----------------------------------------------------
 

@@ -13,6 +13,7 @@ api_patterns = [
     path("", include("tasks.urls")),
     path("", include("chat.urls")),
     path("", include("events.urls")),
+    path("", include("push.urls")),
 ]
 
 urlpatterns = [

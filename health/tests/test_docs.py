@@ -130,6 +130,22 @@ def test_the_chat_routes_are_documented(api) -> None:
     assert set(paths["/api/{user_id}/conversations/{id}"]) == {"get", "delete"}
 
 
+def test_the_push_routes_are_documented(api) -> None:
+    schema = api.get("/openapi.json").json()
+    paths, schemas = schema["paths"], schema["components"]["schemas"]
+
+    key = paths["/api/push/public-key"]["get"]
+    assert {"200", "404"} <= set(key["responses"])
+    assert key.get("security") in (None, [], [{}]) or {} in key["security"]
+    subscriptions = paths["/api/{user_id}/push-subscriptions"]
+    assert {"200", "401", "403"} <= set(subscriptions["get"]["responses"])
+    assert {"200", "201", "400"} <= set(subscriptions["post"]["responses"])
+    assert {"204", "404"} <= set(paths["/api/{user_id}/push-subscriptions/{id}"]["delete"]["responses"])
+    assert set(schemas["PushSubscription"]["properties"]) == {"id", "endpoint", "created_at"}
+    request = schemas["PushSubscriptionInputRequest"]["properties"]
+    assert {"endpoint", "expirationTime", "keys"} <= set(request)
+
+
 def test_retries_and_versions_are_documented(api) -> None:
     schema = api.get("/openapi.json").json()
     paths = schema["paths"]

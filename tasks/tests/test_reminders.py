@@ -5,7 +5,6 @@ workers (`manage.py run_worker`), two at once, fire each reminder once."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -21,12 +20,10 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from accounts.models import User
 from conftest import (
     BUSY_MACHINE_MARGIN_SECONDS,
-    ROOT,
-    START_GUARD_SECONDS,
     WAIT_GUARD_SECONDS,
     auth_headers,
     database_url_for_tests,
-    server_environment,
+    spawn_worker,
     wait_until,
 )
 from health.tests.proxy import DatabaseProxy
@@ -127,29 +124,6 @@ def test_a_notification_outlives_its_task(alice: User) -> None:
 
 
 # --- real workers ----------------------------------------------------------------
-
-
-def spawn_worker(tmp_path: Path, name: str, database_url: str | None = None) -> subprocess.Popen[str]:
-    log = tmp_path / f"{name}.log"
-    env = server_environment(DATABASE_URL=database_url or database_url_for_tests(), PYTHONPATH=str(ROOT))
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "run_worker", "--poll-seconds", "0.2"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-    def started() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"the worker exited: {log.read_text()}")
-        return "Starting worker" in log.read_text()
-
-    if not wait_until(started, guard=START_GUARD_SECONDS):
-        pytest.fail(f"the worker did not start: {log.read_text()}")
-    process.log = log  # type: ignore[attr-defined]
-    return process
 
 
 @pytest.fixture

@@ -54,6 +54,27 @@ BAD_ENVIRONMENTS = [
     ("PORT", {"PORT": "70000"}),
     ("AUTH_RATE_LIMIT", {"AUTH_RATE_LIMIT": "lots"}),
     ("GROQ_BASE_URL", {"GROQ_BASE_URL": "api.groq.com"}),
+    ("VAPID_PRIVATE_KEY", {"VAPID_PRIVATE_KEY": "not-a-key", "VAPID_SUBJECT": "mailto:ops@example.com"}),
+    # A key of another curve (P-384), as PEM with its newlines written \\n.
+    (
+        "VAPID_PRIVATE_KEY",
+        {
+            "VAPID_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----"
+            "\\nMIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDD72W61pJI4MJUBPBhG"
+            "\\nW+rSLgFgJjJOTZMy7ca3H4jJkGjsKAL/1y7z9IEOWCJwP5ehZANiAATAyeVEOPlO"
+            "\\n53il9N2rGhi7ZoUxmNd+9FNrTjF3nbfcKmtd+9XbqPXs1bXYkMS9qjHD18MYtq3/"
+            "\\ns9RUzXt3/aGl3jxAaC5L/JHqiMz5NLL0uzkOfdz/Rs9BiWm1Il2s7VM=\\n-----END PRIVATE KEY-----",
+            "VAPID_SUBJECT": "mailto:ops@example.com",
+        },
+    ),
+    ("VAPID_SUBJECT", {"VAPID_PRIVATE_KEY": "6SX7Hmy4v8SOzXsOrUUtyU6BhVDyLiuLqP8ocPd1AJI"}),
+    (
+        "VAPID_SUBJECT",
+        {"VAPID_PRIVATE_KEY": "6SX7Hmy4v8SOzXsOrUUtyU6BhVDyLiuLqP8ocPd1AJI", "VAPID_SUBJECT": "ops"},
+    ),
+    ("WEB_PUSH_ALLOWED_HOSTS", {"WEB_PUSH_ALLOWED_HOSTS": "https://push.example.com/path"}),
+    ("WEB_PUSH_ALLOWED_HOSTS", {"WEB_PUSH_ALLOWED_HOSTS": "push.example.com:8443"}),
+    ("WEB_PUSH_ALLOWED_HOSTS", {"WEB_PUSH_ALLOWED_HOSTS": "ftp://push.example.com"}),
 ]
 
 

@@ -97,6 +97,8 @@ def test_dependencies_install_as_wheels_in_the_builder_and_static_files_are_coll
     builder, final = builder_runs(dockerfile), runs(final_stage(dockerfile))
 
     assert "--only-binary=:all:" in builder
+    # The one package built from source: pure Python (push's http-ece), no compiler needed.
+    assert re.findall(r"--no-binary=(\S+)", builder) == ["http-ece"]
     assert "collectstatic" in builder
     assert "pip install" not in final
     assert "apk add" not in builder + final
