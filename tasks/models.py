@@ -155,6 +155,25 @@ class Task(models.Model):
             raise ValidationError(errors)
 
 
+class TaskCount(models.Model):
+    """How many tasks a user has: the cap's count (MAX_TASKS_PER_USER), read
+    in O(1) instead of counting the owner's tasks on every create. Kept by
+    the database itself (tasks/migrations/0007_task_counts.py): triggers on
+    tasks add a statement's inserts, take away its deletes and move a task
+    given to another user, whichever route wrote the rows."""
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "task_counts"
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}: {self.count}"
+
+
 class NotificationKind(models.TextChoices):
     REMINDER = "reminder"
 

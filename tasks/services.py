@@ -200,10 +200,11 @@ def creation_statement(task: Task, *, guard: Statement | None = None) -> Stateme
 
     Two statements in one query, which PostgreSQL runs as one transaction in
     one round trip: the owner's row lock, then the insert with its count. The
-    lock makes the owner's creates take turns, and the insert's count, a
-    statement of its own, sees every create that held the lock before, so two
-    at once cannot both take the last place. The first statement is
-    begin_change's."""
+    count is the owner's row of task_counts (kept by triggers on tasks: one
+    read, however many tasks the owner has). The lock makes the owner's
+    creates take turns, and the insert's count, a statement of its own, sees
+    every create that held the lock before, so two at once cannot both take
+    the last place. The first statement is begin_change's."""
     return joined(*creation_steps(task, guard=guard))
 
 
@@ -214,7 +215,7 @@ def creation_steps(task: Task, *, guard: Statement | None = None) -> tuple[State
         "INSERT INTO tasks (owner_id, title, description, completed, priority, tags, due_date,"
         " recurrence, time_zone, repeat_from, occurrence, remind_at, created_at, updated_at)"
         " SELECT %s, %s, %s, %s, %s, %s::varchar[], %s, %s, %s, %s, %s, %s, %s, %s"
-        " WHERE (SELECT count(*) FROM tasks WHERE tasks.owner_id = %s) < %s"
+        " WHERE COALESCE((SELECT count FROM task_counts WHERE task_counts.owner_id = %s), 0) < %s"
     )
     params: list[Any] = [
         task.owner_id, task.title, task.description, task.completed, task.priority, task.tags,
