@@ -6,8 +6,9 @@ core 1, in one run.
     .venv/bin/python bench/knee.py [--duration 10] [--code DIR]
 
 The mix: 70% GET the list (limit=20), 20% POST a task, 10% PATCH complete,
-by a user with 20 tasks; the tasks the run creates are deleted between
-rows, so every row starts from the same 20. --code runs another checkout's
+by one user with 20 tasks, or by --users N such users taking turns; the
+tasks the run creates are deleted between rows, so every row starts from
+the same 20 each. --code runs another checkout's
 server on a database of its own (as bench/creates.py). Prints Markdown and
 writes bench/knee-results.json."""
 
@@ -24,9 +25,27 @@ from pathlib import Path
 
 import psycopg
 from load import run as load
-from run import BENCH, LOCAL_URL, PREPARE, ROOT, cpu_seconds, ensure_database, free_port, server_env
+from run import BENCH, LOCAL_URL, ROOT, cpu_seconds, ensure_database, free_port, server_env
 
 FRACTIONS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# Users with 20 tasks each (the first of them toggled), their tokens.
+PREPARE = """
+import json, os
+from accounts.auth import issue_token
+from accounts.models import User
+from tasks.models import Task
+
+def user(n):
+    email = f"bench-knee-{n}@example.com"
+    person = User.objects.filter(email=email).first()
+    person = person or User.objects.create_user(email, "Knee", "Bench-pass-123")
+    Task.objects.filter(owner=person).delete()
+    Task.objects.bulk_create(Task(owner=person, title=f"Task {i}", tags=["bench"]) for i in range(20))
+    first = Task.objects.filter(owner=person).order_by("id").first()
+    return [str(person.pk), issue_token(person).token, str(first.pk)]
+
+print(json.dumps([user(n) for n in range(int(os.environ["BENCH_USERS"]))]))
+"""
 CONTRACT_RATE = 500
 P99_LIMIT_MS = 50
 
@@ -35,6 +54,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--code", type=Path, default=ROOT)
+    parser.add_argument("--users", type=int, default=1, help="the mix spread over this many users")
     arguments = parser.parse_args()
     os.sched_setaffinity(0, {1})
     code = arguments.code.resolve()
@@ -47,9 +67,15 @@ def main() -> int:
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=code, env=env, check=True
     )
     shell = [sys.executable, "manage.py", "shell", "-v0", "-c", PREPARE]
-    user = json.loads(
-        subprocess.run(shell, cwd=code, env=env, check=True, capture_output=True, text=True).stdout
-    )["mixed"]
+    prepared = subprocess.run(
+        shell,
+        cwd=code,
+        env={**env, "BENCH_USERS": str(arguments.users)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    users = json.loads(prepared.stdout)
     port = free_port()
     server = subprocess.Popen(
         ["taskset", "-c", "0", sys.executable, "-m", "todo_project.serve"],
@@ -59,40 +85,46 @@ def main() -> int:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    arguments_of = (url, user["id"], user["token"], str(user["task"]))
+    arguments_of = (url, [tuple(user) for user in users])
     rows = []
     try:
         wait_for(port)
-        reset(database_url, user["id"])
+        reset(database_url, users)
         load(*arguments_of, closed=50, duration=3)  # warm up
         rows.append(
             measured(
                 "closed loop, 50 connections",
                 server,
                 database_url,
-                user,
+                users,
                 lambda: load(*arguments_of, closed=50, duration=arguments.duration),
             )
         )
         capacity = rows[0]["rps"]
-        rates = [round(capacity * fraction) for fraction in FRACTIONS] + [CONTRACT_RATE]
-        for rate in sorted(set(rates)):
+        rates = sorted({round(capacity * fraction) for fraction in FRACTIONS} | {CONTRACT_RATE})
+        step = round(capacity * 0.1)
+        while rates:
+            rate = rates.pop(0)
             label = f"open loop, {rate}/s ({rate / capacity:.0%} of capacity)"
             rows.append(
                 measured(
                     label,
                     server,
                     database_url,
-                    user,
+                    users,
                     lambda rate=rate: load(*arguments_of, rate=rate, duration=arguments.duration),
                 )
             )
+            # Past the last planned rate and still under the limit: on, 10% of capacity at a time.
+            if not rates and rows[-1]["p99"] <= P99_LIMIT_MS and rate < 2 * capacity:
+                rates.append(rate + step)
     finally:
         server.terminate()
         server.wait(30)
     passing = [row["rate"] for row in rows[1:] if row["p99"] <= P99_LIMIT_MS and not row["errors"]]
     result = {
         "code": str(code),
+        "users": arguments.users,
         "capacity_rps": capacity,
         "knee_rps": max(passing, default=None),
         "rows": rows,
@@ -102,8 +134,8 @@ def main() -> int:
     return 0
 
 
-def measured(label: str, server: subprocess.Popen, database_url: str, user: dict, work) -> dict:
-    reset(database_url, user["id"])
+def measured(label: str, server: subprocess.Popen, database_url: str, users: list, work) -> dict:
+    reset(database_url, users)
     before = cpu_seconds(server.pid)
     started = time.monotonic()
     row = work()
@@ -112,14 +144,15 @@ def measured(label: str, server: subprocess.Popen, database_url: str, user: dict
     return row
 
 
-def reset(database_url: str, user_id: str) -> None:
-    """Back to the user's 20 tasks, the toggled one open."""
+def reset(database_url: str, users: list) -> None:
+    """Back to the users' 20 tasks each."""
     with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute(
-            "DELETE FROM tasks WHERE owner_id = %s AND id NOT IN"
-            " (SELECT id FROM tasks WHERE owner_id = %s ORDER BY id LIMIT 20)",
-            [user_id, user_id],
-        )
+        for user_id, _, _ in users:
+            connection.execute(
+                "DELETE FROM tasks WHERE owner_id = %s AND id NOT IN"
+                " (SELECT id FROM tasks WHERE owner_id = %s ORDER BY id LIMIT 20)",
+                [user_id, user_id],
+            )
         connection.execute("VACUUM ANALYZE tasks")
 
 
@@ -135,7 +168,8 @@ def wait_for(port: int) -> None:
 
 def report(result: dict) -> str:
     lines = [
-        f"code: {result['code']}; capacity {result['capacity_rps']} req/s; highest open-loop rate with p99 <="
+        f"code: {result['code']}; {result['users']} user(s); capacity {result['capacity_rps']} req/s;"
+        f" highest open-loop rate with p99 <="
         f" {P99_LIMIT_MS} ms: {result['knee_rps']} req/s",
         "",
         "| the mix, server on one core | req/s | p50 ms | p99 ms | max ms | errors | server CPU"

@@ -3,7 +3,7 @@
 on uvloop, every request's bytes encoded before the run, keep-alive
 connections, the answers parsed just enough to find their end.
 
-    python bench/load.py URL USER_ID TOKEN TASK_ID --rate 400 --duration 10   # open loop
+    python bench/load.py URL USER_ID TOKEN TASK_ID --rate 400 --duration 10   # open loop, one user
     python bench/load.py URL USER_ID TOKEN TASK_ID --closed 50 --duration 10  # closed loop
 
 Open loop: request n starts at start + n / rate whatever the answers do
@@ -91,15 +91,22 @@ class Client:
         return status
 
 
-async def open_loop(url: str, payloads: dict[str, bytes], rate: float, duration: float) -> dict:
+def pick(payloads: list[dict[str, bytes]], number: int) -> tuple[str, bytes]:
+    """Request `number`'s kind and bytes: the mix in order, each user's turn
+    for a whole round of it."""
+    kind = MIX[number % len(MIX)]
+    return kind, payloads[(number // len(MIX)) % len(payloads)][kind]
+
+
+async def open_loop(url: str, payloads: list[dict[str, bytes]], rate: float, duration: float) -> dict:
     client = Client(url)
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     by_kind: dict[str, list[float]] = {}
 
-    async def one(kind: str, scheduled: float) -> None:
+    async def one(kind: str, request: bytes, scheduled: float) -> None:
         try:
-            status = await client.send(payloads[kind])
+            status = await client.send(request)
             if status >= 400:
                 errors[f"{kind} {status}"] += 1
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
@@ -115,7 +122,7 @@ async def open_loop(url: str, payloads: dict[str, bytes], rate: float, duration:
         delay = scheduled - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        task = asyncio.ensure_future(one(MIX[number % len(MIX)], scheduled))
+        task = asyncio.ensure_future(one(*pick(payloads, number), scheduled))
         running.add(task)
         task.add_done_callback(running.discard)
     await asyncio.gather(*running)
@@ -124,7 +131,7 @@ async def open_loop(url: str, payloads: dict[str, bytes], rate: float, duration:
     return result
 
 
-async def closed_loop(url: str, payloads: dict[str, bytes], connections: int, duration: float) -> dict:
+async def closed_loop(url: str, payloads: list[dict[str, bytes]], connections: int, duration: float) -> dict:
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     stop = time.monotonic() + duration
@@ -134,9 +141,9 @@ async def closed_loop(url: str, payloads: dict[str, bytes], connections: int, du
         number = offset
         while time.monotonic() < stop:
             sent = time.monotonic()
-            kind = MIX[number % len(MIX)]
+            kind, request = pick(payloads, number)
             try:
-                status = await client.send(payloads[kind])
+                status = await client.send(request)
                 if status >= 400:
                     errors[f"{kind} {status}"] += 1
             except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
@@ -173,16 +180,10 @@ def cpu_seconds() -> float:
 
 
 def run(
-    url: str,
-    user_id: str,
-    token: str,
-    task_id: str,
-    *,
-    rate: float = 0,
-    closed: int = 0,
-    duration: float = 10,
+    url: str, users: list[tuple[str, str, str]], *, rate: float = 0, closed: int = 0, duration: float = 10
 ) -> dict:
-    payloads = requests(url, user_id, token, task_id)
+    """The mix for `users` ((user_id, token, task_id) each), taking turns."""
+    payloads = [requests(url, *user) for user in users]
     cpu, wall = cpu_seconds(), time.monotonic()
     if closed:
         result = uvloop.run(closed_loop(url, payloads, closed, duration))
@@ -202,19 +203,8 @@ def main() -> None:
     parser.add_argument("--closed", type=int, default=0, help="closed loop with this many connections")
     parser.add_argument("--duration", type=float, default=10)
     args = parser.parse_args()
-    print(
-        json.dumps(
-            run(
-                args.url,
-                args.user_id,
-                args.token,
-                args.task_id,
-                rate=args.rate,
-                closed=args.closed,
-                duration=args.duration,
-            )
-        )
-    )
+    user = (args.user_id, args.token, args.task_id)
+    print(json.dumps(run(args.url, [user], rate=args.rate, closed=args.closed, duration=args.duration)))
 
 
 if __name__ == "__main__":
