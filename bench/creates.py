@@ -11,15 +11,11 @@ two versions compare back to back. Prints Markdown."""
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-from run import LOCAL_URL, ROOT, ensure_database, free_port, server_env, wrk
+import psycopg
+from run import ROOT, checkout, free_port, start, wrk
 
 PREPARE = """
 import json
@@ -51,35 +47,13 @@ def main() -> int:
     parser.add_argument("--code", type=Path, default=ROOT)
     arguments = parser.parse_args()
     code = arguments.code.resolve()
-    database_url = os.environ.get("BENCH_DATABASE_URL", LOCAL_URL)
-    if code != ROOT:
-        database_url = f"{database_url}_{code.name.replace('-', '_')}"
-    ensure_database(database_url)
-    env = server_env(database_url, LOG_LEVEL="WARNING")
-    python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=code, env=env, check=True)
-    shell = [python, "manage.py", "shell", "-v0", "-c", PREPARE]
-    output = subprocess.run(shell, cwd=code, env=env, check=True, capture_output=True, text=True).stdout
-    users = json.loads(output)
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as connection:
+    env, users = checkout(code, PREPARE)
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE tasks")
     port = free_port()
-    server = subprocess.Popen(
-        ["taskset", "-c", "0", python, "-m", "todo_project.serve"],
-        cwd=code,
-        env={**env, "PORT": str(port), "RUN_WORKER": "false"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-m", "todo_project.serve"]
+    server = start(command, {**env, "PORT": str(port), "RUN_WORKER": "false"}, port, cwd=code)
     try:
-        for _ in range(400):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health")
-                break
-            except OSError:
-                time.sleep(0.05)
         lines = [
             f"code: {code}",
             "",

@@ -20,12 +20,11 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psycopg
 from load import run as load
-from run import BENCH, LOCAL_URL, ROOT, cpu_seconds, ensure_database, free_port, server_env
+from run import BENCH, ROOT, checkout, cpu_seconds, free_port, start
 
 FRACTIONS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 # Users with 20 tasks each (the first of them toggled), their tokens.
@@ -58,37 +57,14 @@ def main() -> int:
     arguments = parser.parse_args()
     os.sched_setaffinity(0, {1})
     code = arguments.code.resolve()
-    database_url = os.environ.get("BENCH_DATABASE_URL", LOCAL_URL)
-    if code != ROOT:
-        database_url = f"{database_url}_{code.name.replace('-', '_')}"
-    ensure_database(database_url)
-    env = server_env(database_url, LOG_LEVEL="WARNING")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=code, env=env, check=True
-    )
-    shell = [sys.executable, "manage.py", "shell", "-v0", "-c", PREPARE]
-    prepared = subprocess.run(
-        shell,
-        cwd=code,
-        env={**env, "BENCH_USERS": str(arguments.users)},
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    users = json.loads(prepared.stdout)
+    env, users = checkout(code, PREPARE, BENCH_USERS=str(arguments.users))
+    database_url = env["DATABASE_URL"]
     port = free_port()
-    server = subprocess.Popen(
-        ["taskset", "-c", "0", sys.executable, "-m", "todo_project.serve"],
-        cwd=code,
-        env={**env, "PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start([sys.executable, "-m", "todo_project.serve"], {**env, "PORT": str(port)}, port, cwd=code)
     url = f"http://127.0.0.1:{port}"
     arguments_of = (url, [tuple(user) for user in users])
     rows = []
     try:
-        wait_for(port)
         reset(database_url, users)
         load(*arguments_of, closed=50, duration=3)  # warm up
         rows.append(
@@ -154,16 +130,6 @@ def reset(database_url: str, users: list) -> None:
                 [user_id, user_id],
             )
         connection.execute("VACUUM ANALYZE tasks")
-
-
-def wait_for(port: int) -> None:
-    for _ in range(400):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health")
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the server did not start")
 
 
 def report(result: dict) -> str:

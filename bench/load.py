@@ -98,6 +98,16 @@ def pick(payloads: list[dict[str, bytes]], number: int) -> tuple[str, bytes]:
     return kind, payloads[(number // len(MIX)) % len(payloads)][kind]
 
 
+async def exchange(client: Client, kind: str, request: bytes, errors: Counter[str]) -> None:
+    """One request; a 4xx, 5xx or failure counted in `errors` by kind."""
+    try:
+        status = await client.send(request)
+        if status >= 400:
+            errors[f"{kind} {status}"] += 1
+    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        errors[f"{kind} {type(exc).__name__}"] += 1
+
+
 async def open_loop(url: str, payloads: list[dict[str, bytes]], rate: float, duration: float) -> dict:
     client = Client(url)
     latencies: list[float] = []
@@ -105,12 +115,7 @@ async def open_loop(url: str, payloads: list[dict[str, bytes]], rate: float, dur
     by_kind: dict[str, list[float]] = {}
 
     async def one(kind: str, request: bytes, scheduled: float) -> None:
-        try:
-            status = await client.send(request)
-            if status >= 400:
-                errors[f"{kind} {status}"] += 1
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            errors[f"{kind} {type(exc).__name__}"] += 1
+        await exchange(client, kind, request, errors)
         latencies.append(time.monotonic() - scheduled)
         by_kind.setdefault(kind, []).append(time.monotonic() - scheduled)
 
@@ -141,13 +146,7 @@ async def closed_loop(url: str, payloads: list[dict[str, bytes]], connections: i
         number = offset
         while time.monotonic() < stop:
             sent = time.monotonic()
-            kind, request = pick(payloads, number)
-            try:
-                status = await client.send(request)
-                if status >= 400:
-                    errors[f"{kind} {status}"] += 1
-            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                errors[f"{kind} {type(exc).__name__}"] += 1
+            await exchange(client, *pick(payloads, number), errors)
             latencies.append(time.monotonic() - sent)
             number += 1
 

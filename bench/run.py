@@ -54,6 +54,26 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
     )
 
 
+def checkout(code: Path, prepare: str, **environment: str) -> tuple[dict[str, str], object]:
+    """For a checkout's server (this one, or another's at `code`: the previous
+    main, say): its environment on a database of its own
+    (`<BENCH_DATABASE_URL>_<the folder's name>`), migrated by that code, and
+    the JSON that `prepare` (a `manage.py shell` script) printed there."""
+    database_url = os.environ.get("BENCH_DATABASE_URL", LOCAL_URL)
+    if code != ROOT:
+        database_url = f"{database_url}_{code.name.replace('-', '_')}"
+    ensure_database(database_url)
+    env = server_env(database_url, LOG_LEVEL="WARNING")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=code, env=env, check=True
+    )
+    shell = [sys.executable, "manage.py", "shell", "-v0", "-c", prepare]
+    output = subprocess.run(
+        shell, cwd=code, env={**env, **environment}, check=True, capture_output=True, text=True
+    )
+    return env, json.loads(output.stdout)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -109,10 +129,11 @@ def prepare(env: dict[str, str]) -> dict[str, dict]:
     return json.loads(output)
 
 
-def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
+def start(command: list[str], env: dict[str, str], port: int, *, cwd: Path = ROOT) -> subprocess.Popen:
+    """`command` pinned to core 0 in `cwd`, once /health answers on `port`."""
     process = subprocess.Popen(
         ["taskset", "-c", "0", *command],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
