@@ -131,7 +131,8 @@ async def deliver(context: JobContext, subscription_id: int, message: dict[str, 
         logger.warning("Push subscription %s is not on WEB_PUSH_ALLOWED_HOSTS; nothing sent", subscription_id)
         return
     deadline = datetime.fromisoformat(fired_at) + RETRY_FOR
-    host = urlsplit(endpoint).netloc.lower()
+    parts = urlsplit(endpoint)  # one host however its endpoints write it (FCM.googleapis.com:443)
+    host = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     if _in_flight[host] >= HOST_LIMIT:
         # Its turn comes later the more often it found the host busy (a
         # second, then 2, 4, ... 30): a long queue for a slow host is not
