@@ -86,15 +86,29 @@ def allowed_hosts(entries: list[str]) -> tuple[AllowedHost, ...]:
 def endpoint_allowed(endpoint: str, hosts: tuple[AllowedHost, ...] | None = None) -> bool:
     """Whether the server may post to `endpoint`: an http(s) URL whose scheme,
     host and port an entry of WEB_PUSH_ALLOWED_HOSTS admits."""
+    return push_service(endpoint, hosts) is not None
+
+
+def push_service(endpoint: str, hosts: tuple[AllowedHost, ...] | None = None) -> str | None:
+    """The allowed push service `endpoint` goes to, as "host:port" (one name
+    however an endpoint writes it: FCM.googleapis.com:443 is
+    fcm.googleapis.com:443); None when the server may not post to it."""
     if len(endpoint) > MAX_ENDPOINT_LENGTH:
-        return False
+        return None
     match = _ENDPOINT.fullmatch(endpoint)
     if match is None:
-        return False
+        return None
     scheme, host = match["scheme"].lower(), match["host"].lower()
     port = int(match["port"]) if match["port"] else _DEFAULT_PORTS[scheme]
     hosts = settings.WEB_PUSH_ALLOWED_HOSTS if hosts is None else hosts
-    return any(allowed.admits(scheme, host, port) for allowed in hosts)
+    if not any(allowed.admits(scheme, host, port) for allowed in hosts):
+        return None
+    return f"{host}:{port}"
+
+
+def encode_key(raw: bytes) -> str:
+    """base64url without padding, as browsers and VAPID write keys."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def decode_key(value: str) -> bytes | None:
@@ -175,8 +189,7 @@ def public_key() -> str | None:
     signer = vapid()
     if signer is None:
         return None
-    raw = signer.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return encode_key(signer.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
 
 
 def new_vapid_key() -> tuple[str, str]:
@@ -185,5 +198,4 @@ def new_vapid_key() -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     private = key.private_numbers().private_value.to_bytes(32, "big")
     public = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    encode = base64.urlsafe_b64encode
-    return encode(private).rstrip(b"=").decode(), encode(public).rstrip(b"=").decode()
+    return encode_key(private), encode_key(public)

@@ -127,12 +127,12 @@ async def deliver(context: JobContext, subscription_id: int, message: dict[str, 
     if signer is None:
         return  # Web Push was turned off since
     endpoint = row["endpoint"]
-    if not config.endpoint_allowed(endpoint):
+    host = config.push_service(endpoint)
+    if host is None:
         logger.warning("Push subscription %s is not on WEB_PUSH_ALLOWED_HOSTS; nothing sent", subscription_id)
         return
-    deadline = datetime.fromisoformat(fired_at) + RETRY_FOR
-    parts = urlsplit(endpoint)  # one host however its endpoints write it (FCM.googleapis.com:443)
-    host = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    fired = datetime.fromisoformat(fired_at)
+    deadline = fired + RETRY_FOR
     if _in_flight[host] >= HOST_LIMIT:
         # Its turn comes later the more often it found the host busy (a
         # second, then 2, 4, ... 30): a long queue for a slow host is not
@@ -144,7 +144,7 @@ async def deliver(context: JobContext, subscription_id: int, message: dict[str, 
     try:
         status, retry_after = await _post(signer, endpoint, row["p256dh"], row["auth"], message)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        _later(deadline, f"{host} could not be reached ({type(exc).__name__})", _backoff(fired_at))
+        _later(deadline, f"{host} could not be reached ({type(exc).__name__})", _backoff(fired))
         return
     finally:
         _in_flight[host] -= 1
@@ -159,7 +159,7 @@ async def deliver(context: JobContext, subscription_id: int, message: dict[str, 
         logger.info("Push subscription %s is gone (%s from %s); deleted", subscription_id, status, host)
         return
     if status == 429 or status >= 500:
-        wait = retry_after if retry_after is not None else _backoff(fired_at)
+        wait = retry_after if retry_after is not None else _backoff(fired)
         _later(deadline, f"{host} answered {status}", wait)
         return
     logger.warning("%s refused a push message with %s; the message is dropped", host, status)
@@ -185,11 +185,11 @@ def _later(deadline: datetime, reason: str, seconds: float) -> None:
     raise DeliverLater(reason, seconds)
 
 
-def _backoff(fired_at: str) -> float:
+def _backoff(fired: datetime) -> float:
     """About as long as the message has waited already: 2 s, then doubling,
     at most LONGEST_WAIT_SECONDS. (From the time waited, not the attempts:
     the turns waited behind a busy host do not lengthen it.)"""
-    waited = (timezone.now() - datetime.fromisoformat(fired_at)).total_seconds()
+    waited = (timezone.now() - fired).total_seconds()
     return min(max(FIRST_RETRY_SECONDS, waited), LONGEST_WAIT_SECONDS)
 
 
