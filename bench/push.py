@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import timedelta
 
 from run import BENCH, LOCAL_URL, ROOT, cpu_seconds, ensure_database, server_env
@@ -80,6 +81,7 @@ def main() -> int:
 def scenario(count: int, env: dict[str, str], first, second) -> dict:
     """`count` users, each with a browser on `first` and one on `second` and
     a reminder due at the same second; the worker delivers them."""
+    from django.db import connection
     from django.utils import timezone
 
     from accounts.models import User
@@ -87,7 +89,7 @@ def scenario(count: int, env: dict[str, str], first, second) -> dict:
     from tasks.services import create_task
 
     User.objects.filter(email__startswith="bench-push-").delete()
-    with django_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute("DELETE FROM procrastinate_jobs WHERE queue_name IN ('reminders', 'push')")
     worker = subprocess.Popen(
         ["taskset", "-c", "0", sys.executable, "manage.py", "run_worker"],
@@ -101,24 +103,22 @@ def scenario(count: int, env: dict[str, str], first, second) -> dict:
         users = User.objects.bulk_create(
             User(email=f"bench-push-{n}@example.com", name=f"Bench {n}") for n in range(count)
         )
-        browsers = {}
-        subscriptions = []
-        for user in users:
-            browsers[user.pk] = (first.browser(), second.browser())
-            for browser in browsers[user.pk]:
-                data = browser.subscription()
-                subscriptions.append(PushSubscription(owner=user, endpoint=data["endpoint"], **data["keys"]))
-        PushSubscription.objects.bulk_create(subscriptions)
+        subscriptions = [
+            (user, service.browser().subscription()) for user in users for service in (first, second)
+        ]
+        PushSubscription.objects.bulk_create(
+            PushSubscription(owner=user, endpoint=data["endpoint"], **data["keys"])
+            for user, data in subscriptions
+        )
         due = (timezone.now() + timedelta(seconds=5)).replace(microsecond=0)
         for user in users:
             create_task(owner=user, title="Stretch", remind_at=due)
         cpu_before = cpu_seconds(worker.pid)
         deadline = time.time() + 120
-        expected = {id(first): 0, id(second): 0}
-        for service in (first, second):
-            expected[id(service)] += count
+        # Messages each service should see (both browsers' when first is second).
+        expected = {service: browsers * count for service, browsers in Counter([first, second]).items()}
         while time.time() < deadline:
-            if all(len(service.arrivals) >= expected[id(service)] for service in (first, second)):
+            if all(len(service.arrivals) >= messages for service, messages in expected.items()):
                 break
             time.sleep(0.05)
         worker_cpu = cpu_seconds(worker.pid) - cpu_before
@@ -127,13 +127,11 @@ def scenario(count: int, env: dict[str, str], first, second) -> dict:
         worker.wait(30)
     start = due.timestamp()
     result = {"worker_cpu_seconds": round(worker_cpu, 2)}
-    for name, service in (("first", first), ("second", second)):
-        if name == "second" and service is first:
-            continue
-        times = sorted(arrival.at - start for arrival in service.arrivals[-expected[id(service)] :])
+    for name, (service, messages) in zip(("first", "second"), expected.items(), strict=False):
+        times = sorted(arrival.at - start for arrival in service.arrivals)
         result[name] = {
             "delay": service.delay,
-            "messages": expected[id(service)],
+            "messages": messages,
             "arrived": len(times),
             "refused": len(service.refused),
             "p50_s": round(statistics.median(times), 2) if times else None,
@@ -142,12 +140,6 @@ def scenario(count: int, env: dict[str, str], first, second) -> dict:
     for service in (first, second):  # the next scenario counts afresh
         service.arrivals.clear()
     return result
-
-
-def django_cursor():
-    from django.db import connection
-
-    return connection.cursor()
 
 
 def report(results: dict) -> str:

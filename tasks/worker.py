@@ -1,7 +1,8 @@
 """The reminders' worker: procrastinate's worker on the "reminders" queue
-(a few at once, in threads) and on the "push" queue (push/delivery.py: many at once,
-they wait on push services), run by `manage.py run_worker` and, with RUN_WORKER (the default), beside the
-API server in its own process (`running`, entered at the server's start-up).
+(a few at once, in threads) and on the "push" queue (push/delivery.py: many
+at once, they wait on push services), run by `manage.py run_worker` and,
+with RUN_WORKER (the default), beside the API server in its own process
+(`running`, entered at the server's start-up).
 
 Any number of workers are safe: PostgreSQL hands each job to one of them.
 procrastinate's worker stops when it loses the database (its LISTEN
