@@ -19,6 +19,8 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,9 +29,11 @@ from typing import TYPE_CHECKING, Any
 import jwt
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.signals import setting_changed
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.dispatch import receiver
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -129,8 +133,41 @@ def _decode(token: str, key: Any, algorithm: str) -> dict[str, Any]:
     return claims
 
 
+# The claims of tokens verified lately, by token. A client sends the same
+# token with every request, and checking its signature and claims again was
+# a sixth of a small request's CPU. An entry serves for at most
+# VERIFIED_TOKEN_SECONDS (a key taken out of a JWKS stops its tokens within
+# that) and never at or past the token's exp; a change of settings (the
+# secret, the lifetime, the issuer) empties it. Whether the token's user and
+# version still hold is checked per request, in the database, as before.
+VERIFIED_TOKENS = 4096
+VERIFIED_TOKEN_SECONDS = 60
+_verified: dict[str, tuple[TokenClaims, float]] = {}
+_verified_writes = threading.Lock()
+
+
+@receiver(setting_changed)
+def _forget_verified_tokens(**kwargs: Any) -> None:
+    with _verified_writes:
+        _verified.clear()
+
+
 def verify_token(token: str, *, fetch_keys: bool = True) -> TokenClaims:
     """The claims of a token that verifies, else jwt.InvalidTokenError or ValueError."""
+    now = time.time()
+    known = _verified.get(token)
+    if known is not None and now < known[1]:
+        return known[0]
+    claims = _verify(token, fetch_keys=fetch_keys)
+    until = min(now + VERIFIED_TOKEN_SECONDS, claims.expires_at.timestamp())
+    with _verified_writes:
+        if len(_verified) >= VERIFIED_TOKENS:
+            del _verified[next(iter(_verified))]  # the oldest
+        _verified[token] = (claims, until)
+    return claims
+
+
+def _verify(token: str, *, fetch_keys: bool) -> TokenClaims:
     if len(token) > MAX_TOKEN_BYTES:
         raise ValueError("token too long")
     header = jwt.get_unverified_header(token)

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -164,6 +165,40 @@ def test_an_expired_token_signed_with_the_previous_secret_is_refused(api, alice:
     settings.BETTER_AUTH_SECRET = OTHER_SECRET
 
     assert_invalid_token(get_me(api, old_token))
+
+
+def test_a_token_is_verified_once_and_then_remembered(api, alice: User, monkeypatch) -> None:
+    token = make_token({"sub": str(alice.pk)})
+    decoded = []
+    decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: decoded.append(1) or decode(*args, **kwargs))
+
+    assert get_me(api, token).status_code == 200
+    assert get_me(api, token).status_code == 200
+    assert get_me(api, make_token({"sub": str(alice.pk), "email": "another@example.com"})).status_code == 200
+
+    assert len(decoded) == 2
+
+
+def test_a_remembered_token_still_ends_at_its_exp(api, alice: User) -> None:
+    now = int(time.time())
+    token = make_token({"sub": str(alice.pk), "iat": now, "exp": now + 2})
+    assert get_me(api, token).status_code == 200
+
+    time.sleep(now + 2 - time.time() + 0.05)
+
+    assert_invalid_token(get_me(api, token))
+
+
+def test_a_remembered_token_ends_when_its_user_signs_out_everywhere(api, alice: User) -> None:
+    token = api.post(
+        "/api/auth/signin", {"email": "alice@example.com", "password": "correct-horse-battery"}, format="json"
+    ).json()["token"]
+    assert get_me(api, token).status_code == 200
+
+    User.objects.filter(pk=alice.pk).update(token_version=alice.token_version + 1)
+
+    assert_invalid_token(get_me(api, token))
 
 
 # --- The per-user guard ---------------------------------------------------------
