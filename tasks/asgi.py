@@ -32,7 +32,7 @@ from accounts.auth import TokenClaims, bearer_claims, token_holder_statement
 from accounts.models import User
 from idempotency import keys
 from tasks import services
-from tasks.serializers import CompletionSerializer, TaskInputSerializer, TaskListQuerySerializer
+from tasks.serializers import CompletionSerializer, TaskListQuerySerializer, checked_task_input
 from todo_project.conditional import etag
 from todo_project.database import async_pool
 from todo_project.exceptions import ServiceUnavailable, error_response
@@ -168,8 +168,8 @@ class TaskRoutesMiddleware:
         return _json(row[2], headers={"ETag": etag(row[1])})
 
     async def _create(self, request: HttpRequest, owner: User, claims: TokenClaims) -> HttpResponseBase:
-        fields = TaskInputSerializer(data=_json_body(request))
-        if not fields.is_valid() or fields.validated_data.get("remind_at"):
+        fields = checked_task_input(_json_body(request))
+        if fields.errors or fields.validated_data.get("remind_at"):
             return ToDjango()  # bad input, or a reminder to schedule (create_task does)
         call = _idempotent_call(request, owner)
         if call is _MALFORMED_KEY:

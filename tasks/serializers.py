@@ -3,6 +3,7 @@ function over .values() rows; TaskSerializer describes it for the docs."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -161,6 +162,26 @@ class TaskInputSerializer(serializers.Serializer):
         ' that is not in the past ("due", the default), or counted from the completion ("completion",'
         ' as in "every 2 days after I finish it").',
     )
+
+
+# Each thread's one set of TaskInputSerializer fields (see checked_task_input).
+_task_input_fields = threading.local()
+
+
+def checked_task_input(data: Any) -> TaskInputSerializer:
+    """TaskInputSerializer(data=data) with is_valid() run, for the create on
+    the event loop. Its fields are built once per thread: DRF deep-copies
+    every declared field for each instance, two thirds of the check's CPU
+    (120 of 180 us). Sharing them is safe where nothing else runs between an
+    instance's construction and is_valid()'s end, as on one thread that
+    does not await in between; the fields keep no state of a validation."""
+    fields = getattr(_task_input_fields, "fields", None)
+    if fields is None:
+        fields = _task_input_fields.fields = TaskInputSerializer().fields
+    serializer = TaskInputSerializer(data=data)
+    serializer.__dict__["fields"] = fields  # what the cached_property would hold
+    serializer.is_valid()
+    return serializer
 
 
 class CompletionSerializer(serializers.Serializer):
