@@ -13,7 +13,7 @@ send `Accept: text/event-stream` and read the chunked stream as it comes.
 1. 50 chats at once: from the provider's first chunk to the client's first
    `text-delta` (p50, p99), and how long a whole chat takes.
 2. GET /api/{user_id}/tasks (20 tasks), an open loop at --rate requests/s
-   (bench/open_loop.py, with its CPU share): alone, then while --busy chats
+   (bench/load.py, with its CPU share): alone, then while --busy chats
    (200) stream at once, each client chatting again as soon as it is done,
    back to back.
 3. --busy chats started together, one each, while GETs arrive on a fixed
@@ -37,8 +37,6 @@ import time
 
 from run import BENCH, LOCAL_URL, cpu_seconds, ensure_database, free_port, prepare, server_env
 from run import start as start_server
-
-from events import OPEN_LOOP
 
 CHUNKS = 20
 CHUNK_GAP_SECONDS = 0.05
@@ -209,7 +207,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def open_loop(port: int, user: dict, rate: int, duration: int) -> dict:
-    command = ["taskset", "-c", "1", sys.executable, "-c", OPEN_LOOP, f"http://127.0.0.1:{port}"]
+    command = ["taskset", "-c", "1", sys.executable, str(BENCH / "load.py"), f"http://127.0.0.1:{port}"]
     command += [user["id"], user["token"], "0", "--list-only"]
     command += ["--rate", str(rate), "--duration", str(duration)]
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)

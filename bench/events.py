@@ -178,7 +178,7 @@ def list_load(port: int, lister: dict, duration: int, rate: int) -> dict:
     url = f"http://127.0.0.1:{port}/api/{lister['id']}/tasks"
     wrk(url, 2, connections=CONNECTIONS, token=lister["token"], script=None)
     closed = wrk(url, duration, connections=CONNECTIONS, token=lister["token"], script=None)
-    command = ["taskset", "-c", "1", sys.executable, "-c", OPEN_LOOP, f"http://127.0.0.1:{port}"]
+    command = ["taskset", "-c", "1", sys.executable, str(BENCH / "load.py"), f"http://127.0.0.1:{port}"]
     command += [
         lister["id"],
         lister["token"],
@@ -191,23 +191,6 @@ def list_load(port: int, lister: dict, duration: int, rate: int) -> dict:
     ]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return {"closed": closed, "open": json.loads(output)}
-
-
-# bench/open_loop.py, reporting its own CPU share too.
-OPEN_LOOP = f"""
-import json, sys, time
-sys.path.insert(0, {str(BENCH)!r})
-sys.argv[0] = "open_loop.py"
-import open_loop
-started, cpu = time.monotonic(), time.process_time()
-real_print = print
-def print(text):
-    result = json.loads(text)
-    result["client_cpu_share"] = round((time.process_time() - cpu) / (time.monotonic() - started), 2)
-    real_print(json.dumps(result))
-open_loop.print = print
-open_loop.main()
-"""
 
 
 async def many_streams(env: dict, users: dict, duration: int, rate: int) -> dict:

@@ -5,6 +5,7 @@ connections, the answers parsed just enough to find their end.
 
     python bench/load.py URL USER_ID TOKEN TASK_ID --rate 400 --duration 10   # open loop, one user
     python bench/load.py URL USER_ID TOKEN TASK_ID --closed 50 --duration 10  # closed loop
+    python bench/load.py URL USER_ID TOKEN 0 --list-only --rate 200           # GET the list only
 
 Open loop: request n starts at start + n / rate whatever the answers do
 (on a free connection, or a new one), and its latency counts from then, so
@@ -91,11 +92,11 @@ class Client:
         return status
 
 
-def pick(payloads: list[dict[str, bytes]], number: int) -> tuple[str, bytes]:
+def pick(payloads: list[dict[str, bytes]], number: int, mix: list[str]) -> tuple[str, bytes]:
     """Request `number`'s kind and bytes: the mix in order, each user's turn
     for a whole round of it."""
-    kind = MIX[number % len(MIX)]
-    return kind, payloads[(number // len(MIX)) % len(payloads)][kind]
+    kind = mix[number % len(mix)]
+    return kind, payloads[(number // len(mix)) % len(payloads)][kind]
 
 
 async def exchange(client: Client, kind: str, request: bytes, errors: Counter[str]) -> None:
@@ -108,7 +109,9 @@ async def exchange(client: Client, kind: str, request: bytes, errors: Counter[st
         errors[f"{kind} {type(exc).__name__}"] += 1
 
 
-async def open_loop(url: str, payloads: list[dict[str, bytes]], rate: float, duration: float) -> dict:
+async def open_loop(
+    url: str, payloads: list[dict[str, bytes]], rate: float, duration: float, mix: list[str]
+) -> dict:
     client = Client(url)
     latencies: list[float] = []
     errors: Counter[str] = Counter()
@@ -127,7 +130,7 @@ async def open_loop(url: str, payloads: list[dict[str, bytes]], rate: float, dur
         delay = scheduled - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        task = asyncio.ensure_future(one(*pick(payloads, number), scheduled))
+        task = asyncio.ensure_future(one(*pick(payloads, number, mix), scheduled))
         running.add(task)
         task.add_done_callback(running.discard)
     await asyncio.gather(*running)
@@ -136,7 +139,9 @@ async def open_loop(url: str, payloads: list[dict[str, bytes]], rate: float, dur
     return result
 
 
-async def closed_loop(url: str, payloads: list[dict[str, bytes]], connections: int, duration: float) -> dict:
+async def closed_loop(
+    url: str, payloads: list[dict[str, bytes]], connections: int, duration: float, mix: list[str]
+) -> dict:
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     stop = time.monotonic() + duration
@@ -146,7 +151,7 @@ async def closed_loop(url: str, payloads: list[dict[str, bytes]], connections: i
         number = offset
         while time.monotonic() < stop:
             sent = time.monotonic()
-            await exchange(client, *pick(payloads, number), errors)
+            await exchange(client, *pick(payloads, number, mix), errors)
             latencies.append(time.monotonic() - sent)
             number += 1
 
@@ -179,15 +184,23 @@ def cpu_seconds() -> float:
 
 
 def run(
-    url: str, users: list[tuple[str, str, str]], *, rate: float = 0, closed: int = 0, duration: float = 10
+    url: str,
+    users: list[tuple[str, str, str]],
+    *,
+    rate: float = 0,
+    closed: int = 0,
+    duration: float = 10,
+    list_only: bool = False,
 ) -> dict:
-    """The mix for `users` ((user_id, token, task_id) each), taking turns."""
+    """The mix (or the list only) for `users` ((user_id, token, task_id)
+    each), taking turns."""
     payloads = [requests(url, *user) for user in users]
+    mix = ["list"] if list_only else MIX
     cpu, wall = cpu_seconds(), time.monotonic()
     if closed:
-        result = uvloop.run(closed_loop(url, payloads, closed, duration))
+        result = uvloop.run(closed_loop(url, payloads, closed, duration, mix))
     else:
-        result = uvloop.run(open_loop(url, payloads, rate, duration))
+        result = uvloop.run(open_loop(url, payloads, rate, duration, mix))
     result["client_cpu_share"] = round((cpu_seconds() - cpu) / (time.monotonic() - wall), 2)
     result["rate"] = rate or None
     result["connections"] = closed or None
@@ -201,9 +214,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100, help="open loop: requests per second")
     parser.add_argument("--closed", type=int, default=0, help="closed loop with this many connections")
     parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--list-only", action="store_true", help="every request GETs the list")
     args = parser.parse_args()
     user = (args.user_id, args.token, args.task_id)
-    print(json.dumps(run(args.url, [user], rate=args.rate, closed=args.closed, duration=args.duration)))
+    result = run(
+        args.url, [user], rate=args.rate, closed=args.closed, duration=args.duration, list_only=args.list_only
+    )
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 Needs wrk (Debian package `wrk`) and taskset. Uses BENCH_DATABASE_URL, else a
 `todo_bench` database on the PostgreSQL server at 127.0.0.1:5432. The server
 is the image's process (python -m todo_project.serve, access log on) on core
-0; wrk and the open-loop client run on core 1. Next to it, in the same run,
+0; wrk and the open-loop client (bench/load.py) run on core 1. Next to it, in the same run,
 a bare ASGI app that answers /health's bytes on the same uvicorn and
 protocol (bench/bare_asgi.py) is the ceiling for /health.
 
@@ -264,7 +264,7 @@ def main() -> int:
                 )
             if not chosen or "open_loop" in chosen:
                 mixed = users["mixed"]
-                command = ["taskset", "-c", "1", sys.executable, str(BENCH / "open_loop.py"), base]
+                command = ["taskset", "-c", "1", sys.executable, str(BENCH / "load.py"), base]
                 command += [mixed["id"], mixed["token"], str(mixed["task"]), "--rate", "100"]
                 # Warm up for 2 s (code paths loaded, pools grown), then measure.
                 subprocess.run([*command, "--duration", "2"], check=True, capture_output=True)
@@ -274,7 +274,8 @@ def main() -> int:
                 loop = rows["open_loop"]
                 print(
                     f"\nOpen loop, 100 req/s of 70% list, 20% create, 10% complete: p50 {loop['p50']} ms, "
-                    f"p95 {loop['p95']} ms, p99 {loop['p99']} ms, {loop['errors']} errors"
+                    f"p95 {loop['p95']} ms, p99 {loop['p99']} ms, {loop['errors']} errors "
+                    f"(the client at {loop['client_cpu_share']:.0%} of its core)"
                 )
             rss = round(memory_mib(server.pid, "VmRSS"), 1)
             peak = round(memory_mib(server.pid, "VmHWM"), 1)
