@@ -1,6 +1,7 @@
 """When, in plain English, for the LOCAL assistant: "every Monday at 8am",
-"tomorrow", "next Friday", "on December 3", "in 2 hours", "remind me at 8",
-"every 2 days after I finish it".
+"tomorrow morning", "next Friday", "on December 3", "on the 15th", "in 2
+hours", "next week", "next month", "this weekend", "remind me at 8", "every 2
+days after I finish it".
 
 read_schedule finds such phrases in a task's words, takes them out of the
 title and gives the due date, the recurrence (an RRULE) and the reminder,
@@ -63,10 +64,23 @@ _FROM_COMPLETION = pattern(
     _FLAGS,
 )
 _EVERY_BANG = pattern(r"\bevery!", _FLAGS)
-_IN = pattern(rf"\bin\s+{_NUMBER}\s+(minute|min|hour|day|week)s?\b", _FLAGS)
-_RELATIVE_DAY = pattern(r"\b(today|tonight|tomorrow|day after tomorrow)\b", _FLAGS)
+_IN = pattern(rf"\bin\s+{_NUMBER}\s+(minute|min|hour|day|week|month)s?\b", _FLAGS)
+# A part of the day after a day ("tomorrow morning", "Friday evening").
+_PART = r"(?:\s+(morning|afternoon|evening|night))?"
+_RELATIVE_DAY = pattern(rf"\b(today|tonight|tomorrow|tomorow|tmrw|tmr|day after tomorrow){_PART}\b", _FLAGS)
 _TONIGHT = pattern(r"\btonight\b", _FLAGS)
-_NAMED_DAY = pattern(rf"\b(on|next|this|by|coming|the coming)\s+{_DAY}\b", _FLAGS)
+_NAMED_DAY = pattern(rf"\b(on|next|this|by|before|until|till|coming|the coming)\s+{_DAY}\b{_PART}\b", _FLAGS)
+# A day's name alone, at the end or before its time: "pay rent friday", "gym monday at 6".
+_BARE_DAY = pattern(rf"\b{_DAY}\b{_PART}(?=$|\s+(?:at|by|@)\s|\s+\d|\s*[,;.!?])", _FLAGS)
+# "next week" (its Monday), "next month" (its first day), "this weekend" (Saturday).
+_PERIOD = pattern(
+    r"\b(?:(?:by|for|until|till|on|over|during|in)\s+)?(?:the\s+)?"
+    r"(next week|next month|(?:this\s+|next\s+)?weekend|end of (?:the|this) (?:week|month))\b",
+    _FLAGS,
+)
+_DAY_OF_MONTH = pattern(r"\b(?:(?:on|by)\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)\b", _FLAGS)
+_PART_OF_DAY = pattern(r"\b(?:this|in the)\s+(morning|afternoon|evening)\b", _FLAGS)
+_PART_CLOCKS = {"morning": time(9, 0), "afternoon": time(15, 0), "evening": time(18, 0), "night": time(20, 0)}
 _MONTH_DAY = pattern(rf"\b(?:on\s+|by\s+)?{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", _FLAGS)
 _DAY_MONTH = pattern(
     rf"\b(?:on\s+|by\s+)?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}", _FLAGS
@@ -78,6 +92,10 @@ _SPACE_BEFORE_PUNCTUATION = pattern(r"(?<!\s)\s++([,.;:!?])")
 _SEPARATORS = pattern(r"[\s,;:-]+")
 # Words left dangling at the end once a phrase went: "call mom on", "pay rent, and".
 _CONNECTORS = frozenset({"and", "at", "on", "by", "due", "starting", "from", "every", "each"})
+# ... and these too, but only where a phrase was cut out: "dentist for [tomorrow]".
+_CUT_CONNECTORS = frozenset(
+    {"for", "to", "until", "till", "before", "is", "be", "it", "due", "in", "the", "sometime", "someday"}
+)
 
 
 @dataclass
@@ -88,6 +106,8 @@ class Schedule:
     remind_at: datetime | None = None
     # "completion" when the rule counts from the task's completion.
     repeat_from: str | None = None
+    # Whether the words named a time of day (else the due date's is DEFAULT_TIME).
+    timed: bool = False
 
     def tool_arguments(self) -> dict[str, str]:
         """The add_task / update_task arguments for what was understood."""
@@ -110,7 +130,7 @@ def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule
     bang = _EVERY_BANG.search(text) is not None
     words = _Words(_EVERY_BANG.sub("every", text))
     reminder_clock = words.take(_REMIND_AT, _clock)
-    reminder_delay = words.take(_REMIND_IN, _delay)
+    reminder_delay = words.take(_REMIND_IN, lambda m: _delay(m, now))
     recurrence = (
         words.take(_WEEKDAYS, lambda m: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")
         or words.take(_EVERY_DAYS, _weekly_on)
@@ -122,16 +142,36 @@ def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule
     repeat_from = None
     if recurrence is not None and (words.take(_FROM_COMPLETION, lambda m: True) or bang):
         repeat_from = "completion"
-    delay = words.take(_IN, _delay)
+    delay = words.take(_IN, lambda m: _delay(m, now))
+    part: list[str] = []  # "morning" of "tomorrow morning", once read
+
+    def day_part(match: re.Match[str], read_day) -> date | None:
+        found = read_day(match)
+        if found is not None and match.lastindex and match[match.lastindex] in _PART_CLOCKS:
+            part.append(match[match.lastindex].lower())
+        return found
+
     day = (
-        words.take(_RELATIVE_DAY, lambda m: _relative_day(m, now))
-        or words.take(_NAMED_DAY, lambda m: _named_day(now.date(), m[1].lower(), _weekday(m[2])))
+        words.take(_RELATIVE_DAY, lambda m: day_part(m, lambda m: _relative_day(m, now)))
+        or words.take(
+            _NAMED_DAY, lambda m: day_part(m, lambda m: _named_day(now.date(), m[1].lower(), _weekday(m[2])))
+        )
         or words.take(_MONTH_DAY, lambda m: _month_day(now.date(), _month(m[1]), int(m[2])))
         or words.take(_DAY_MONTH, lambda m: _month_day(now.date(), _month(m[2]), int(m[1])))
+        or words.take(_DAY_OF_MONTH, lambda m: _day_of_month(now.date(), int(m[1])))
+        or words.take(_PERIOD, lambda m: _period(now.date(), m[1].lower()))
+        or words.take(
+            _BARE_DAY, lambda m: day_part(m, lambda m: _named_day(now.date(), "on", _weekday(m[1])))
+        )
     )
     clock = words.take(_AT, _clock) or words.take(_BARE_CLOCK, _clock)
+    timed = clock is not None
+    if clock is None:
+        part_of_day = words.take(_PART_OF_DAY, lambda m: m[1].lower())
+        if part_of_day or part:
+            clock, timed = _PART_CLOCKS[part_of_day or part[0]], True
     if clock is None and _TONIGHT.search(text):
-        clock = time(20, 0)
+        clock, timed = time(20, 0), True
 
     due: datetime | None = None
     if delay is not None:
@@ -152,7 +192,12 @@ def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule
     elif remind and due is not None:
         remind_at = due
     return Schedule(
-        title=words.rest(), due_date=due, recurrence=recurrence, remind_at=remind_at, repeat_from=repeat_from
+        title=words.rest(),
+        due_date=due,
+        recurrence=recurrence,
+        remind_at=remind_at,
+        repeat_from=repeat_from,
+        timed=timed or delay is not None or reminder_clock is not None,
     )
 
 
@@ -161,6 +206,7 @@ class _Words:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.cut = False
 
     def take(self, pattern: re.Pattern[str], read):
         match = pattern.search(self.text)
@@ -170,6 +216,7 @@ class _Words:
         if value is None:
             return None
         self.text = f"{self.text[: match.start()]} {self.text[match.end() :]}"
+        self.cut = True
         return value
 
     def rest(self) -> str:
@@ -178,7 +225,8 @@ class _Words:
         # ["call", " ", "mom", " ", "on"] loses "on" and its space.
         pieces = _SEPARATORS.split(text)
         separators = _SEPARATORS.findall(text)
-        while len(pieces) > 1 and pieces[-1].lower() in ("", *_CONNECTORS):
+        dangling = _CONNECTORS | _CUT_CONNECTORS if self.cut else _CONNECTORS
+        while len(pieces) > 1 and (pieces[-1].lower() in dangling or not pieces[-1]):
             pieces.pop()
             separators.pop()
         kept = "".join(piece + separator for piece, separator in zip(pieces, [*separators, ""], strict=True))
@@ -203,8 +251,10 @@ def _number(text: str) -> int:
     return _NUMBER_WORDS.get(text.lower()) or int(text)
 
 
-def _delay(match: re.Match[str]) -> timedelta:
+def _delay(match: re.Match[str], now: datetime) -> timedelta:
     amount, unit = _number(match[1]), match[2].lower()
+    if unit == "month":
+        return now + relativedelta(months=amount) - now
     return {
         "minute": timedelta(minutes=amount),
         "min": timedelta(minutes=amount),
@@ -236,8 +286,37 @@ def _month(text: str) -> int:
 
 def _relative_day(match: re.Match[str], now: datetime) -> date:
     word = match[1].lower()
-    offset = {"today": 0, "tonight": 0, "tomorrow": 1, "day after tomorrow": 2}[word]
+    offset = {"today": 0, "tonight": 0, "day after tomorrow": 2}.get(word, 1)  # tomorrow, tmrw ...
     return now.date() + timedelta(days=offset)
+
+
+def _period(today: date, words: str) -> date:
+    """ "next week": its Monday; "next month": its first day; "this weekend":
+    the coming Saturday (today on a Saturday); "end of the week": Friday."""
+    words = " ".join(words.split())
+    if words == "next week":
+        return today + timedelta(days=7 - today.weekday())
+    if words == "next month":
+        return (today + relativedelta(months=1)).replace(day=1)
+    if words.startswith("end of") and words.endswith("month"):
+        return (today + relativedelta(months=1)).replace(day=1) - timedelta(days=1)
+    if words.startswith("end of"):
+        return today + timedelta(days=(4 - today.weekday()) % 7)
+    saturday = today + timedelta(days=(5 - today.weekday()) % 7)
+    return saturday + timedelta(days=7) if words.startswith("next") else saturday
+
+
+def _day_of_month(today: date, day: int) -> date | None:
+    """ "on the 15th": this month's, or next month's once it has passed."""
+    for months in (0, 1, 2):
+        month = today.replace(day=1) + relativedelta(months=months)
+        try:
+            found = month.replace(day=day)
+        except ValueError:
+            continue
+        if found >= today:
+            return found
+    return None
 
 
 def _named_day(today: date, word: str, weekday: int) -> date:

@@ -89,7 +89,7 @@ def test_the_ai_sdk_reads_the_local_agents_tool_call_and_reply(
 ) -> None:
     server = shared_server(LLM_PROVIDER="LOCAL")
 
-    read = use_chat(ai_sdk, server, alice, "sdk-local", "Add a task to buy groceries")
+    read = use_chat(ai_sdk, server, alice, "sdk-local", "Add a task to buy groceries tomorrow morning")
 
     message = read["message"]
     task = Task.objects.get(owner=alice)
@@ -99,7 +99,7 @@ def test_the_ai_sdk_reads_the_local_agents_tool_call_and_reply(
     assert message["metadata"] == {"conversation_id": conversation.pk}
     [tool] = parts_of(message, "tool-add_task")
     assert tool["state"] == "output-available"
-    assert tool["input"] == {"title": "Buy groceries"}
+    assert tool["input"] == {"title": "Buy groceries", "due_date": task.due_date.isoformat()}
     assert tool["output"] == {"task_id": task.pk, "status": "created", "title": "Buy groceries"}
     [text] = parts_of(message, "text")
     assert text["state"] == "done"

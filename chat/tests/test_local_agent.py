@@ -132,6 +132,18 @@ def test_an_unknown_name_changes_nothing(alice: User, tasks) -> None:
     assert "dentist" in reply
 
 
+def test_words_that_name_no_task_get_the_closest_offered(alice: User, tasks) -> None:
+    create_task(owner=alice, title="Pay the rent")
+
+    reply, records = local_agent.respond(alice, "delete the rent for the summer cottage")
+
+    assert [tool for tool, _ in calls(records)] == ["list_tasks"]
+    assert Task.objects.filter(owner=alice).count() == 4
+    rent = Task.objects.get(owner=alice, title="Pay the rent")
+    assert reply.startswith('I couldn\'t find a task matching "rent for the summer cottage".')
+    assert f'The closest is #{rent.pk} "Pay the rent".' in reply
+
+
 @pytest.mark.parametrize(
     ("template", "changes"),
     [
@@ -168,7 +180,7 @@ def test_greetings_and_nonsense_get_help(alice: User, message: str) -> None:
     reply, records = local_agent.respond(alice, message)
 
     assert records == []
-    assert "Add a task to buy groceries" in reply
+    assert "Show my tasks" in reply
 
 
 @pytest.mark.parametrize("verb", ["delete", "complete", "mark"])
@@ -180,6 +192,6 @@ def test_a_name_too_long_to_search_is_an_answer_not_an_error(
     response = alice_api.post(f"/api/{alice.pk}/chat", {"message": message}, format="json")
 
     assert response.status_code == 200
-    assert "Sorry" in response.json()["response"]
+    assert "couldn't find a task" in response.json()["response"]
     assert Task.objects.filter(owner=alice).count() == 3
     assert [m.role for m in alice.messages.order_by("created_at", "id")] == ["user", "assistant"]

@@ -30,12 +30,17 @@ LEADS = [
     "", "add ", "add a task to ", "put ", "remind me to ", "remind me about task 3 ", "move task 3 to ",
     "make task 3 repeat ", "mark ", "mark task ", "check off ", "delete ", "change task 1 to ", "i need to ",
     "i finished ", "show ", "call mom ", "buy milk every ", "pay rent on ", "water plants at ",
+    "done with the ", "push the ", "remind me about the ", "change the ", "make the ", "i paid ",
+    "can you please ", "rename the ", "show my tasks about ", "the rent is ", "set a reminder for ",
+    "put ", "what did i ",
 ]  # fmt: skip
 UNITS = [
     ",", ", ", " ", "x", "1", "12:", "#", "'", "-", "monday, ", "mon,", "tues ", "thurs&", "mondays and ",
     "and ", "every ", "each ", "at ", "at 5 ", "by ", "on ", "in 2 ", "the ", "of ", "remind me at ",
     "remind me in 2 ", "next friday ", "december 3 ", "3rd of ", "tomorrow ", "task ", "task 3 ",
     "high priority ", "done ", "as ", "to ", "weekdays ", "other ", "noon ", "pm ", "a.m. ",
+    "please ", "can you ", "the ", "on my list ", "with high priority ", "paying ", "next week ",
+    "the 15th ", "morning ", "plants ", "plnats ", "rent, ", "is due ", "back to ",
 ]  # fmt: skip
 
 

@@ -147,7 +147,7 @@ def test_an_existing_task_is_moved_reminded_and_made_to_repeat(alice: User, bob:
     task.refresh_from_db()
     assert task.due_date == datetime.combine(tomorrow, time(17), tzinfo=zone)
     assert records[0]["tool"] == "update_task"
-    assert f"Updated task #{task.pk}" in reply
+    assert f'Moved "Call the bank" (task #{task.pk}) to ' in reply
     assert "at 17:00" in reply
 
     local_agent.respond(alice, f"remind me about task {task.pk} in 2 hours", time_zone="Asia/Tokyo")
