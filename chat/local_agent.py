@@ -23,12 +23,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
 from accounts.models import User
 from chat import matching
 from chat.tools import run_tool
-from chat.when import DEFAULT_TIME, Schedule, read_schedule
+from chat.when import DEFAULT_TIME, Schedule, read_ahead, read_schedule, read_shift
 from todo_project.patterns import pattern
 
 ToolRecord = dict[str, Any]
@@ -57,6 +58,8 @@ def respond(user: User, message: str, *, time_zone: str = "UTC") -> tuple[str, l
     wish = _WISH.search(text)
     if wish:  # "I want to learn the piano": a task
         return agent.add(wish[1]), agent.records
+    if agent.dated_words(request):  # "call mom tomorrow", "water the plants every 3 days"
+        return agent.statement(request), agent.records
     return f"Sorry, I didn't catch that. {HELP}", agent.records
 
 
@@ -80,6 +83,7 @@ class _LocalAgent:
         self.user = user
         self.time_zone = time_zone
         self.records: list[ToolRecord] = []
+        self._listed: list[dict[str, Any]] | None = None  # list_tasks' last answer (status all)
 
     def _run(self, tool: str, arguments: dict[str, Any]) -> Any:
         result = run_tool(self.user, tool, arguments, time_zone=self.time_zone)
@@ -106,6 +110,23 @@ class _LocalAgent:
         if _failed(result):
             return _describe_one("add_task", result)
         return f'Added "{result["title"]}" (task #{result["task_id"]}){_added(priority, schedule)}.'
+
+    def dated_words(self, text: str) -> bool:
+        """Whether `text` is words with a date or repetition in them."""
+        schedule = read_schedule(text, self._now())
+        return bool(schedule.title) and bool(schedule.tool_arguments()) and len(schedule.title) <= 200
+
+    def statement(self, text: str) -> str:
+        """Words with a date and no verb: a new task ("call mom tomorrow"), or
+        the one task of the user's whose title they are ("water the plants
+        every 3 days")."""
+        schedule = read_schedule(text, self._now())
+        words = matching.words_of(schedule.title)
+        tasks = self._run("list_tasks", {"status": "pending"})
+        found = [] if _failed(tasks) else matching.find(words, tasks).tasks
+        if len(found) == 1 and matching.same_words(words, found[0]["title"]):
+            return self._schedule(found[0]["id"], schedule)
+        return self.add(text)
 
     # --- Lists ----------------------------------------------------------------
 
@@ -209,21 +230,65 @@ class _LocalAgent:
             return self.reschedule(reference, to)
         return self.rename(reference, to)
 
-    def reschedule(self, text: str, when: str | None = None) -> str:
+    def reschedule(self, text: str, when: str | None = None, *, postponing: bool = False) -> str:
         """A new due date or recurrence. `text` holds the task's words and the
-        when ("the bill to next week"), unless `when` is given apart."""
+        when ("the bill to next week"), unless `when` is given apart. A move
+        by so long ("by a week", "an hour later") counts from the task's due
+        date; `postponing` with no when at all ("postpone the report") is a
+        day later."""
         schedule = read_schedule(when if when is not None else text, self._now())
-        reference = text if when is not None else _DANGLING_TO.sub("", schedule.title)
         if not schedule.tool_arguments():
-            return 'Sorry, I couldn\'t tell when. Try "tomorrow at 5pm", "next Friday" or "every Monday".'
+            return self._shift(text, when, postponing=postponing)
+        reference = text if when is not None else _DANGLING_TO.sub("", schedule.title)
         if not reference.strip():
             return "Which task? Say its number or words of its title."
         return self._on_task(reference, lambda task_id: self._schedule(task_id, schedule))
+
+    def _shift(self, text: str, when: str | None, *, postponing: bool) -> str:
+        shifted = read_shift(when if when is not None else text)
+        if shifted is None and not postponing:
+            return 'Sorry, I couldn\'t tell when. Try "tomorrow at 5pm", "next Friday" or "by a week".'
+        shift, rest = shifted or (relativedelta(days=1), when if when is not None else text)
+        reference = text if when is not None else _DANGLING_TO.sub("", rest)
+        if not reference.strip():
+            return "Which task? Say its number or words of its title."
+
+        def move(task_id: int) -> str:
+            row = self._row(task_id)
+            if row is None:
+                return _describe_one("update_task", _NOT_FOUND)
+            due, now = self._due(row), self._now()
+            by_the_clock = bool(shift.minutes or shift.hours)
+            start = due or (
+                now if by_the_clock else datetime.combine(now.date(), DEFAULT_TIME, tzinfo=now.tzinfo)
+            )
+            timed = by_the_clock or (due is not None and due.timetz().replace(tzinfo=None) != DEFAULT_TIME)
+            return self._schedule(task_id, Schedule(title="", due_date=start + shift, timed=timed))
+
+        return self._on_task(reference, move)
+
+    def _row(self, task_id: int) -> dict[str, Any] | None:
+        """The task as list_tasks shows it (listed once per message), or None."""
+        if self._listed is None:
+            tasks = self._run("list_tasks", {"status": "all"})
+            self._listed = [] if _failed(tasks) else tasks
+        return next((task for task in self._listed if task["id"] == task_id), None)
+
+    def _due(self, row: dict[str, Any]) -> datetime | None:
+        """A list_tasks row's due date, in the user's zone."""
+        if row["due_date"] is None:
+            return None
+        return datetime.fromisoformat(row["due_date"]).astimezone(ZoneInfo(self.time_zone))
 
     def remind_about(self, text: str) -> str:
         """ "remind me about the garden task at 7pm": that task's reminder. Words
         that name no task of the user's ("remind me about the dentist tomorrow
         at 3pm") are a new task with a reminder."""
+        ahead = read_ahead(text)
+        if ahead is not None:  # "remind me about the meeting 10 minutes before"
+            return self._on_task(
+                _DANGLING_TO.sub("", ahead[1]), lambda task_id: self._remind_ahead(task_id, ahead[0])
+            )
         schedule = read_schedule(text, self._now(), remind=True)
         words = _DANGLING_TO.sub("", schedule.title)
         reference = _reference(words)
@@ -239,6 +304,17 @@ class _LocalAgent:
         if reminder.remind_at is None:
             return _WHEN_TO_REMIND
         return self._on_task(words, lambda task_id: self._schedule(task_id, reminder, remind=True))
+
+    def _remind_ahead(self, task_id: int, lead: relativedelta) -> str:
+        row = self._row(task_id)
+        if row is None:
+            return _describe_one("update_task", _NOT_FOUND)
+        due = self._due(row)
+        if due is None:
+            return (
+                f'"{row["title"]}" (task #{task_id}) has no due date to remind you before. {_WHEN_TO_REMIND}'
+            )
+        return self._schedule(task_id, Schedule(title="", remind_at=due - lead, timed=True), remind=True)
 
     def _schedule(self, task_id: int, schedule: Schedule, *, remind: bool = False) -> str:
         result = self._run("update_task", {"task_id": task_id, **schedule.tool_arguments()})
@@ -257,6 +333,7 @@ class _LocalAgent:
         tasks = self._run("list_tasks", {"status": "all"})
         if _failed(tasks):
             return _describe_one("list_tasks", tasks)
+        self._listed = tasks
         found = matching.find(reference.words, tasks, prefer_pending=prefer_pending)
         if len(found.tasks) == 1:
             return action(found.tasks[0]["id"])
@@ -270,6 +347,11 @@ class _LocalAgent:
 
 
 _WHEN_TO_REMIND = 'When should I remind you? Say for example "remind me about task 3 tomorrow at 9am".'
+_NOT_FOUND = {"error": "Task not found."}
+_CANNOT_REOPEN = (
+    "Sorry, I can't mark a task as not done: the tools I have complete, change and delete tasks. "
+    "You can untick it in the app."
+)
 
 # --- Reading the message -------------------------------------------------------
 
@@ -375,6 +457,13 @@ _DONE = (
     r"(?:done|complete|completed|finished|checked|ticked off|checked off|crossed off|taken care of|sorted"
     r"|handled|over|paid)"
 )
+# What people say they did to a task ("I paid the rent", "the plants are watered").
+_PAST = (
+    r"(?:paid|bought|called|sent|emailed|texted|booked|cleaned|fixed|written|wrote|picked up|returned"
+    r"|renewed|submitted|watered|fed|walked|visited|mailed|posted|ordered|cancelled|canceled|washed|mowed"
+    r"|filed|signed|replied to|answered|cooked|packed|scheduled|printed|prepared|practiced|practised"
+    r"|studied|reviewed|updated|cut|trimmed|tidied|vacuumed|ironed|repaired|collected|delivered|shipped)"
+)
 _STATUS_LIST = r"(?: (?:from|off|on) (?:my|the) (?:todo |to-do )?(?:list|tasks))?"
 
 
@@ -455,7 +544,7 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
             r"^(?:move|push back|push out|push|postpone|reschedule|re-schedule|delay|shift|bump|defer"
             r"|put off|punt) (.+)$"
         ),
-        lambda agent, m: agent.reschedule(m[1]),
+        lambda agent, m: agent.reschedule(m[1], postponing=bool(_POSTPONING.match(m[0]))),
     ),
     (
         _route(
@@ -485,6 +574,13 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
         _route(rf"^{_REF} (?:is|should be) (?:now )?due (.+)$"),
         lambda agent, m: agent.reschedule(m[1], m[2]),
     ),
+    (
+        _route(
+            rf"^{_REF} (?:should be|needs to be|has to be|must be|is)"
+            r" (?:moved to|done by|done on|done|on|by|for) (.+)$"
+        ),
+        lambda agent, m: agent.reschedule(m[1], m[2]),
+    ),
     # Notes: "add a note to task 3: bring the forms".
     (
         _route(
@@ -508,10 +604,18 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     (_route(rf"^call {_REF} ([\"\u201c].+[\"\u201d])$"), lambda agent, m: agent.rename(m[1], m[2])),
     (
         _route(
-            rf"^(?:change|update|edit|modify|alter|reword|correct|switch|set) {_REF}(?:'s)?"
+            rf"^(?:change|update|edit|modify|alter|reword|correct|switch|set(?! up)) {_REF}(?:'s)?"
             r"(?: (?:title|name|text|wording))? (?:to say|to read|so it says|to|into) (.+)$"
         ),
         lambda agent, m: agent.change(m[1], m[2]),
+    ),
+    # Not done again: no tool does it.
+    (
+        _route(
+            rf"^(?:(?:mark|set) {_REF} (?:as )?(?:not done|undone|incomplete|not complete|not completed"
+            rf"|unfinished|open|pending)|(?:reopen|re-open|uncomplete|unmark|untick|uncheck|undo) {_REF})$"
+        ),
+        lambda agent, m: _CANNOT_REOPEN,
     ),
     # Completion: "mark task 3 as done", "done with the dentist", "I finished paying the rent".
     (
@@ -535,7 +639,7 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     ),
     (
         _route(
-            r"^(?:i|we)(?:'ve| have)?(?: just| already| finally| now)* (?:finished|completed|done|did"
+            r"^(?:(?:i|we)(?:'ve| have)?(?: just| already| finally| now)* )?(?:finished|completed|done|did"
             r"|checked off|ticked off|crossed off|wrapped up|got through|took care of|handled|sorted)"
             rf" {_REF}$"
         ),
@@ -547,12 +651,13 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     ),
     (
         _route(
-            r"^(?:(?:i|we)(?:'ve| have)?(?: just| already| finally)* )?((?:paid|bought|got|grabbed|called"
-            r"|sent|emailed"
-            r"|texted|booked|cleaned|fixed|wrote|picked up|returned|renewed|submitted|watered|fed|walked"
-            r"|visited|mailed|posted|ordered|cancelled|canceled|washed|mowed|filed|signed|replied to"
-            r"|answered|cooked|packed|scheduled|printed|prepared|practiced|practised|studied|reviewed|updated"
-            r"|went to) .+)$"
+            rf"^(?:(?:i|we)(?:'ve| have)?(?: just| already| finally)* )?((?:{_PAST}|got|grabbed|went to) .+)$"
+        ),
+        lambda agent, m: agent.complete(m[1]),
+    ),
+    (
+        _route(
+            rf"^{_REF} (?:has been|have been|is|are|was|were|got|is now|are now|is all) (?:all )?{_PAST}$"
         ),
         lambda agent, m: agent.complete(m[1]),
     ),
@@ -571,8 +676,8 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     ),
     (
         _route(
-            rf"^(?:(?:i |we )?(?:don't|do not|no longer|dont) (?:need|have) to|no need to)(?: do)? {_REF}"
-            r"(?: anymore| any more)?$"
+            r"^(?:(?:i |we )?(?:don't|do not|no longer|dont) (?:need|have)(?: to)?|no need to)(?: do)?"
+            rf" {_REF}(?: anymore| any more)?$"
         ),
         lambda agent, m: agent.delete(m[1]),
     ),
@@ -609,6 +714,7 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     (_LIST_NAMED, lambda agent, m: agent.list_tasks(m.string)),
 ]
 _REMINDER = pattern(r"(?:an? )?reminder\b", _I)
+_POSTPONING = pattern(r"^(?:postpone|delay|defer|put off|push back|push out|punt|bump)\b", _I)
 
 
 def _normalize(message: str) -> str:

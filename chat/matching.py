@@ -117,6 +117,11 @@ def find(words: list[str], tasks: list[dict[str, Any]], *, prefer_pending: bool 
     return Found(found, [])
 
 
+def same_words(words: list[str], title: str) -> bool:
+    """Whether `words` are the title's own words (by stem), no more, no less."""
+    return {stem(word) for word in words} == {stem(word) for word in words_of(title)}
+
+
 def _closest(text: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     titles = {index: task["title"] for index, task in enumerate(tasks)}
     matches = process.extract(text, titles, scorer=fuzz.WRatio, limit=1, score_cutoff=CLOSEST)

@@ -85,7 +85,10 @@ _MONTH_DAY = pattern(rf"\b(?:on\s+|by\s+)?{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?
 _DAY_MONTH = pattern(
     rf"\b(?:on\s+|by\s+)?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}", _FLAGS
 )
-_AT = pattern(rf"\b(?:at|by|@)\s+(?:{_CLOCK})(?![\w:])", _FLAGS)
+# A clock, not an amount: "by 2" but not "by 2 days".
+_AT = pattern(
+    rf"\b(?:at|by|@)\s+(?:{_CLOCK})(?![\w:])(?!\s*(?:minute|min|hour|day|week|month|year)s?\b)", _FLAGS
+)
 _BARE_CLOCK = pattern(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)\b", _FLAGS)
 # A space before punctuation: only from the first of a run of spaces.
 _SPACE_BEFORE_PUNCTUATION = pattern(r"(?<!\s)\s++([,.;:!?])")
@@ -96,6 +99,41 @@ _CONNECTORS = frozenset({"and", "at", "on", "by", "due", "starting", "from", "ev
 _CUT_CONNECTORS = frozenset(
     {"for", "to", "until", "till", "before", "is", "be", "it", "due", "in", "the", "sometime", "someday"}
 )
+
+
+# "by a week", "an hour later", "2 days earlier": a move relative to a task's own date.
+_SHIFT = pattern(
+    rf"\b(?:by\s+|for\s+)?{_NUMBER}\s+(minute|min|hour|day|week|month)s?"
+    r"(?:\s+(later|back|forward|earlier|sooner|ahead))?\b",
+    _FLAGS,
+)
+# "10 minutes before", "a day ahead": a reminder before a task's due date.
+_AHEAD = pattern(
+    rf"\b{_NUMBER}\s+(minute|min|hour|day|week)s?\s+(?:before|beforehand|earlier|ahead|in advance)\b", _FLAGS
+)
+
+
+def read_shift(text: str) -> tuple[relativedelta, str] | None:
+    """A move relative to a task's date in `text` ("by a week", "2 days
+    earlier"), and the text without it."""
+    match = _SHIFT.search(text)
+    if match is None:
+        return None
+    unit = {"min": "minute"}.get(match[2].lower(), match[2].lower())
+    sign = -1 if (match[3] or "").lower() in ("earlier", "sooner") else 1
+    shift = relativedelta(**{f"{unit}s": sign * _number(match[1])})
+    return shift, f"{text[: match.start()]} {text[match.end() :]}".strip()
+
+
+def read_ahead(text: str) -> tuple[relativedelta, str] | None:
+    """How long before a task's due date to remind ("10 minutes before"), and
+    the text without it."""
+    match = _AHEAD.search(text)
+    if match is None:
+        return None
+    unit = {"min": "minute"}.get(match[2].lower(), match[2].lower())
+    lead = relativedelta(**{f"{unit}s": _number(match[1])})
+    return lead, f"{text[: match.start()]} {text[match.end() :]}".strip()
 
 
 @dataclass

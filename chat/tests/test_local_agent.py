@@ -195,3 +195,19 @@ def test_a_name_too_long_to_search_is_an_answer_not_an_error(
     assert "couldn't find a task" in response.json()["response"]
     assert Task.objects.filter(owner=alice).count() == 3
     assert [m.role for m in alice.messages.order_by("created_at", "id")] == ["user", "assistant"]
+
+
+@pytest.mark.parametrize(
+    "message", ["mark task {id} as not done", "reopen the groceries task", "untick task {id}"]
+)
+def test_reopening_a_task_is_declined_plainly(alice: User, tasks, message: str) -> None:
+    task = tasks["groceries"]
+    task.completed = True
+    task.save()
+
+    reply, records = local_agent.respond(alice, message.format(id=task.pk))
+
+    assert records == []
+    assert reply.startswith("Sorry, I can't mark a task as not done")
+    task.refresh_from_db()
+    assert task.completed

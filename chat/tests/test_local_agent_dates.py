@@ -166,3 +166,41 @@ def test_an_existing_task_is_moved_reminded_and_made_to_repeat(alice: User, bob:
     assert "couldn't find that task" in reply
     task.refresh_from_db()
     assert task.recurrence == "FREQ=WEEKLY;BYDAY=MO"
+
+
+@pytest.mark.django_db
+def test_a_task_moves_by_so_long_from_its_own_due_date(alice: User) -> None:
+    due = datetime(2031, 3, 4, 15, 30, tzinfo=BERLIN)
+    task = create_task(owner=alice, title="Dentist", due_date=due)
+
+    reply, _ = local_agent.respond(alice, f"push task {task.pk} back by 2 days", time_zone="Europe/Berlin")
+    task.refresh_from_db()
+    assert task.due_date == due + timedelta(days=2)
+    assert reply == f'Moved "Dentist" (task #{task.pk}) to Thursday, Mar 6 at 15:30.'
+
+    local_agent.respond(alice, "move the dentist an hour later", time_zone="Europe/Berlin")
+    task.refresh_from_db()
+    assert task.due_date == due + timedelta(days=2, hours=1)
+
+    local_agent.respond(alice, "postpone the dentist", time_zone="Europe/Berlin")
+    task.refresh_from_db()
+    assert task.due_date == due + timedelta(days=3, hours=1)
+
+
+@pytest.mark.django_db
+def test_a_reminder_so_long_before_the_due_date(alice: User) -> None:
+    due = datetime(2031, 3, 4, 15, 30, tzinfo=BERLIN)
+    task = create_task(owner=alice, title="Team meeting", due_date=due)
+    undated = create_task(owner=alice, title="Water the plants")
+
+    reply, _ = local_agent.respond(alice, "remind me about the meeting 10 minutes before")
+    task.refresh_from_db()
+    assert task.remind_at == due - timedelta(minutes=10)
+    assert task.due_date == due
+    assert f'"Team meeting" (task #{task.pk})' in reply
+
+    reply, records = local_agent.respond(alice, "remind me about the plants an hour before")
+    undated.refresh_from_db()
+    assert undated.remind_at is None
+    assert [record["tool"] for record in records] == ["list_tasks"]
+    assert "has no due date" in reply

@@ -92,6 +92,18 @@ def day_of_month(day: int, hour: int = 9) -> When:
     return moment
 
 
+def first_by_rule(weekday: int) -> When:
+    """A weekly rule's first day at 09:00: today's if it is that day and 09:00 is ahead."""
+
+    def moment(now: datetime) -> datetime:
+        today_at_nine = datetime.combine(now.date(), time(9), tzinfo=UTC)
+        if now.weekday() == weekday and today_at_nine >= now:
+            return today_at_nine
+        return coming(weekday)(now)
+
+    return moment
+
+
 MO, TU, WE, TH, FR, SA, SU = range(7)
 # "this weekend": the coming Saturday, today on a Saturday.
 SATURDAY = on(lambda d: d + timedelta(days=(SA - d.weekday()) % 7))
@@ -161,6 +173,9 @@ PHRASINGS: list[tuple[str, str, dict[str, Any]]] = [
     ("new todo buy coffee beans, low priority", "add_task", {"title": "Buy coffee beans", "priority": "low"}),
     ('add "call the insurance company" tomorrow, it\'s important', "add_task",
      {"title": "Call the insurance company", "priority": "high", "due_date": tomorrow()}),
+    ("could you set up a task to back up my laptop every friday", "add_task",
+     {"title": "Back up my laptop", "recurrence": "FREQ=WEEKLY;BYDAY=FR", "due_date": first_by_rule(FR)}),
+    ("call the plumber tomorrow", "add_task", {"title": "Call the plumber", "due_date": tomorrow()}),
     # Lists and questions.
     ("what did I complete?", "list_tasks", {"status": "completed"}),
     ("show me my tasks", "list_tasks", {"status": "all"}),
@@ -212,6 +227,8 @@ PHRASINGS: list[tuple[str, str, dict[str, Any]]] = [
     ("just paid the rent", "complete_task", {"task_id": "Pay the rent"}),
     ("got the groceries", "complete_task", {"task_id": "Buy groceries"}),
     ("done: call mom", "complete_task", {"task_id": "Call mom"}),
+    ("ticked off the groceries", "complete_task", {"task_id": "Buy groceries"}),
+    ("the plants have been watered", "complete_task", {"task_id": "Water the plants"}),
     # Deleting.
     ("delete the meeting task", "delete_task", {"task_id": "Team meeting"}),
     ("remove task {Call mom}", "delete_task", {"task_id": "Call mom"}),
@@ -228,6 +245,7 @@ PHRASINGS: list[tuple[str, str, dict[str, Any]]] = [
     ("throw away the meeting task", "delete_task", {"task_id": "Team meeting"}),
     ("no need to do the stretching anymore", "delete_task", {"task_id": "Stretch for 10 minutes"}),
     ("scratch the insurance task", "delete_task", {"task_id": "Renew car insurance"}),
+    ("i don't need the lisbon flights task anymore", "delete_task", {"task_id": "Book flights to Lisbon"}),
     # Renaming.
     ("change the plants task to water the garden", "update_task",
      {"task_id": "Water the plants", "title": "Water the garden"}),
@@ -272,6 +290,9 @@ PHRASINGS: list[tuple[str, str, dict[str, Any]]] = [
      {"task_id": "Dentist appointment", "due_date": next_week_day(TH, 11)}),
     ("postpone paying the rent until the 3rd", "update_task",
      {"task_id": "Pay the rent", "due_date": day_of_month(3)}),
+    ("call mom should be on friday", "update_task", {"task_id": "Call mom", "due_date": coming(FR)}),
+    ("postpone the lawn by a week", "update_task",
+     {"task_id": "Mow the garden lawn", "due_date": on(lambda d: d + timedelta(days=7))}),
     # Priorities.
     ("make the stretch task high priority", "update_task",
      {"task_id": "Stretch for 10 minutes", "priority": "high"}),
@@ -317,6 +338,10 @@ PHRASINGS: list[tuple[str, str, dict[str, Any]]] = [
      {"task_id": "Stretch for 10 minutes", "recurrence": "FREQ=DAILY", "due_date": NINE}),
     ("make watering the plants a daily task", "update_task",
      {"task_id": "Water the plants", "recurrence": "FREQ=DAILY", "due_date": NINE}),
+    ("water the plants every 3 days", "update_task",
+     {"task_id": "Water the plants", "recurrence": "FREQ=DAILY;INTERVAL=3", "due_date": NINE}),
+    ("make the meeting weekly", "update_task",
+     {"task_id": "Team meeting", "recurrence": "FREQ=WEEKLY", "due_date": NINE}),
     # Notes.
     ("add a note to task {Dentist appointment}: bring the insurance card", "update_task",
      {"task_id": "Dentist appointment", "description": "bring the insurance card"}),
