@@ -96,10 +96,18 @@ class _LocalAgent:
     # --- Adding ---------------------------------------------------------------
 
     def add(self, text: str, *, remind: bool = False) -> str:
+        quoted = _QUOTED_TITLE.match(_ADD_LEAD.sub("", text, count=1))
+        if quoted:  # '"pay parking ticket" with a due date of Friday': the title as quoted
+            return self._add(quoted[1], quoted[2], remind=remind)
+        return self._add("", text, remind=remind)
+
+    def _add(self, title: str, text: str, *, remind: bool) -> str:
+        """A new task titled `title` or, when it is empty, what is left of
+        `text` once its list, priority and dates are read."""
         text = _ON_MY_LIST.sub(" ", text)
         priority, text = _take_priority(text)
         schedule = read_schedule(text, self._now(), remind=remind)
-        title = _title(_ADD_LEAD.sub("", schedule.title, count=1))
+        title = _title(title or _ADD_LEAD.sub("", schedule.title, count=1))
         if not title:
             return 'What should the task say? For example "Add call mom tomorrow at 5pm".'
         arguments: dict[str, Any] = {"title": title}
@@ -391,6 +399,8 @@ _ADD_LEAD = pattern(
     r"|that says|saying)\b ?|: ?)?",
     _I,
 )
+# A title in quotes at the start, and what follows it.
+_QUOTED_TITLE = pattern(r"^[\"\u201c]([^\"\u201c\u201d]+)[\"\u201d](.*)$", _I)
 _PRIORITY_WORDS = r"(high|low|medium|normal|top|urgent|important|critical|asap)"
 _PRIORITY_PHRASE = pattern(
     r"(?:,? ?(?:with|as|at|and|,|it's|it is|this is|that's|marked|make it|set to|mark it)? ?(?:a |an )?"
@@ -443,7 +453,9 @@ _HOW_MANY = pattern(r"\bhow many\b", _I)
 _LIST_QUESTION = pattern(
     r"^(?:show|list|display|view|give me|get me|what|what's|whats|which|how many|how much|do i have"
     r"|have i|did i|are there|is there|is anything|anything|any|tell me|let me see|what are|remind me what"
-    r"|can i see|can you show|where do i stand|status)\b",
+    r"|can i see|can you show|where do i stand|status)\b"
+    r"|^(?:(?:completed|finished|done|open|pending|outstanding|remaining|all|my|current|today's|overdue) )?"
+    r"(?:tasks|todos|to-dos|items)$",
     _I,
 )
 _LIST_NAMED = pattern(
@@ -496,7 +508,7 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
         lambda agent, m: agent.reschedule(m[1], m[2]),
     ),
     (
-        _route(rf"^{_REF} (?:should |must |will |has to |needs to )?(?:repeat|recur)s? (.+)$"),
+        _route(rf"^{_REF} (?:should |must |will |has to |needs to )?(?:repeat|recur|happen)s? (.+)$"),
         lambda agent, m: agent.reschedule(m[1], m[2]),
     ),
     (
@@ -647,6 +659,11 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     ),
     (
         _route(rf"^{_REF} (?:is|are|was|were|has been|have been|got|'s|is now|is all) (?:all )?{_DONE}$"),
+        lambda agent, m: agent.complete(m[1]),
+    ),
+    # "task 2 done", "#4 finished", "the rent done": a number, or words after "the".
+    (
+        _route(r"^((?:task |number |no\.? )?#?\d{1,18}|the .+?) (?:done|complete|completed|finished)$"),
         lambda agent, m: agent.complete(m[1]),
     ),
     (

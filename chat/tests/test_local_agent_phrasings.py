@@ -176,6 +176,10 @@ PHRASINGS: list[tuple[str, str, dict[str, Any]]] = [
     ("could you set up a task to back up my laptop every friday", "add_task",
      {"title": "Back up my laptop", "recurrence": "FREQ=WEEKLY;BYDAY=FR", "due_date": first_by_rule(FR)}),
     ("call the plumber tomorrow", "add_task", {"title": "Call the plumber", "due_date": tomorrow()}),
+    ('Add "pay parking ticket" with a due date of Friday', "add_task",
+     {"title": "Pay parking ticket", "due_date": coming(FR)}),
+    ('Put "bake cake" down for saturday afternoon', "add_task",
+     {"title": "Bake cake", "due_date": coming(SA, 15)}),
     # Lists and questions.
     ("what did I complete?", "list_tasks", {"status": "completed"}),
     ("show me my tasks", "list_tasks", {"status": "all"}),
@@ -200,6 +204,7 @@ PHRASINGS: list[tuple[str, str, dict[str, Any]]] = [
     ("show me the tasks I haven't done yet", "list_tasks", {"status": "pending"}),
     ("show me tasks related to the car", "list_tasks", {"status": "all", "search": "car"}),
     ("How many open tasks are there?", "list_tasks", {"status": "pending"}),
+    ("Completed tasks please", "list_tasks", {"status": "completed"}),
     # Completing, by number and by words of the title (stems, near spellings).
     ("I finished paying the rent", "complete_task", {"task_id": "Pay the rent"}),
     ("done with the dentist appointment", "complete_task", {"task_id": "Dentist appointment"}),
@@ -228,6 +233,7 @@ PHRASINGS: list[tuple[str, str, dict[str, Any]]] = [
     ("got the groceries", "complete_task", {"task_id": "Buy groceries"}),
     ("done: call mom", "complete_task", {"task_id": "Call mom"}),
     ("ticked off the groceries", "complete_task", {"task_id": "Buy groceries"}),
+    ("Task {Call mom} done", "complete_task", {"task_id": "Call mom"}),
     ("the plants have been watered", "complete_task", {"task_id": "Water the plants"}),
     # Deleting.
     ("delete the meeting task", "delete_task", {"task_id": "Team meeting"}),
@@ -340,6 +346,8 @@ PHRASINGS: list[tuple[str, str, dict[str, Any]]] = [
      {"task_id": "Water the plants", "recurrence": "FREQ=DAILY", "due_date": NINE}),
     ("water the plants every 3 days", "update_task",
      {"task_id": "Water the plants", "recurrence": "FREQ=DAILY;INTERVAL=3", "due_date": NINE}),
+    ("Water the plants should happen every Sunday", "update_task",
+     {"task_id": "Water the plants", "recurrence": "FREQ=WEEKLY;BYDAY=SU", "due_date": first_by_rule(SU)}),
     ("make the meeting weekly", "update_task",
      {"task_id": "Team meeting", "recurrence": "FREQ=WEEKLY", "due_date": NINE}),
     # Notes.
