@@ -547,6 +547,14 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
         lambda agent, m: agent.set_priority(m[1], "low"),
     ),
     (
+        _route(rf"^(?:lower|reduce|decrease|drop|downgrade) {_REF}(?:'s)? priority$"),
+        lambda agent, m: agent.set_priority(m[1], "low"),
+    ),
+    (
+        _route(rf"^(?:raise|increase|bump up|bump|upgrade) {_REF}(?:'s)? priority$"),
+        lambda agent, m: agent.set_priority(m[1], "high"),
+    ),
+    (
         _route(rf"^{_REF} (?:is|should be|must be) (?:an? |now )?{_PRIORITY_WORDS}(?:[- ]priority)?$"),
         lambda agent, m: agent.set_priority(m[1], m[2]),
     ),
@@ -716,7 +724,7 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     (
         _route(
             r"^(remind me|reminder|remember)(?: that)?"
-            r"(?: i (?:need|have|must|got|gotta|ought) to| i must| to|:) ?(.+)$"
+            r"(?: i (?:need|have|must|got|gotta|ought) to\b| i must\b| to\b|:)? ?(.+)$"
         ),
         lambda agent, m: agent.add(m[2], remind=m[1].lower() != "remember"),
     ),

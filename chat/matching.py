@@ -31,7 +31,7 @@ STOPWORDS = frozenset(
     ("a", "an", "the", "my", "our", "your", "his", "her", "their", "its", "this", "that", "these", "those",
      "some", "any", "all", "of", "for", "to", "from", "on", "in", "at", "by", "with", "and", "or", "task",
      "tasks", "todo", "todos", "to-do", "item", "items", "one", "ones", "thing", "things", "entry", "list",
-     "please", "me", "i", "it", "is", "are", "be", "was", "about")
+     "please", "me", "i", "it", "is", "are", "be", "was", "about", "them", "they")
 )  # fmt: skip
 # Past forms people use of a task's verb ("I paid the rent"), read as the verb.
 IRREGULAR = {

@@ -80,6 +80,7 @@ _PERIOD = pattern(
 )
 _DAY_OF_MONTH = pattern(r"\b(?:(?:on|by)\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)\b", _FLAGS)
 _PART_OF_DAY = pattern(r"\b(?:this|in the)\s+(morning|afternoon|evening)\b", _FLAGS)
+_LEFT_PART = pattern(r"\b(morning|afternoon|evening)s?\s*$", _FLAGS)
 _PART_CLOCKS = {"morning": time(9, 0), "afternoon": time(15, 0), "evening": time(18, 0), "night": time(20, 0)}
 _MONTH_DAY = pattern(rf"\b(?:on\s+|by\s+)?{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", _FLAGS)
 _DAY_MONTH = pattern(
@@ -206,6 +207,8 @@ def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule
     timed = clock is not None
     if clock is None:
         part_of_day = words.take(_PART_OF_DAY, lambda m: m[1].lower())
+        if part_of_day is None and words.cut:  # "every Saturday [morning]": left alone at the end
+            part_of_day = words.take(_LEFT_PART, lambda m: m[1].lower())
         if part_of_day or part:
             clock, timed = _PART_CLOCKS[part_of_day or part[0]], True
     if clock is None and _TONIGHT.search(text):
