@@ -192,9 +192,10 @@ class _LocalAgent:
         return _describe_one("complete_task", self._run("complete_task", {"task_id": task_id}))
 
     def delete(self, reference: str) -> str:
-        return self._on_task(reference, lambda task_id: _describe_one(
-            "delete_task", self._run("delete_task", {"task_id": task_id})
-        ))  # fmt: skip
+        return self._on_task(reference, self._delete)
+
+    def _delete(self, task_id: int) -> str:
+        return _describe_one("delete_task", self._run("delete_task", {"task_id": task_id}))
 
     def set_priority(self, reference: str, priority: str) -> str:
         wanted = _priority_word(priority)
