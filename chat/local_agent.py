@@ -125,16 +125,18 @@ class _LocalAgent:
         return bool(schedule.title) and bool(schedule.tool_arguments()) and len(schedule.title) <= 200
 
     def statement(self, text: str) -> str:
-        """Words with a date and no verb: a new task ("call mom tomorrow"), or
-        the one task of the user's whose title they are ("water the plants
-        every 3 days")."""
+        """Words with a date and no command: the one task of the user's whose
+        title they are ("water the plants every 3 days", "make the dentist
+        appointment Friday at 4pm"), or else a new task ("call mom tomorrow",
+        "I have a dentist appointment on Friday": "Dentist appointment")."""
         schedule = read_schedule(text, self._now())
-        words = matching.words_of(schedule.title)
+        title = _HAVING.sub("", schedule.title, count=1)
+        words = matching.words_of(_STATEMENT_LEAD.sub("", title, count=1))
         tasks = self._run("list_tasks", {"status": "pending"})
         found = [] if _failed(tasks) else matching.find(words, tasks).tasks
         if len(found) == 1 and matching.same_words(words, found[0]["title"]):
             return self._schedule(found[0]["id"], schedule)
-        return self.add(text)
+        return self.add(_HAVING.sub("", text, count=1))
 
     # --- Lists ----------------------------------------------------------------
 
@@ -597,7 +599,7 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     ),
     (
         _route(
-            rf"^{_REF} (?:should be|needs to be|has to be|must be|is)"
+            rf"^{_REF} (?:should be|needs to be|has to be|must be|is)(?: now)?"
             r" (?:moved to|done by|done on|done|on|by|for) (.+)$"
         ),
         lambda agent, m: agent.reschedule(m[1], m[2]),
@@ -675,6 +677,15 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
         _route(r"^((?:task |number |no\.? )?#?\d{1,18}|the .+?) (?:done|complete|completed|finished)$"),
         lambda agent, m: agent.complete(m[1]),
     ),
+    # "call mom - done", "groceries: done", "plants watered".
+    (
+        _route(r"^(.+?)(?: -|:|,) (?:done|complete|completed|finished)$"),
+        lambda agent, m: agent.complete(m[1]),
+    ),
+    (
+        _route(rf"^((?!(?:add|put|new|note|create|remind|remember)\b)\w+) {_PAST}$"),
+        lambda agent, m: agent.complete(m[1]),
+    ),
     (
         _route(
             rf"^(?:(?:i|we)(?:'ve| have)?(?: just| already| finally)* )?((?:{_PAST}|got|grabbed|went to) .+)$"
@@ -740,6 +751,10 @@ _ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     (_LIST_NAMED, lambda agent, m: agent.list_tasks(m.string)),
 ]
 _REMINDER = pattern(r"(?:an? )?reminder\b", _I)
+# Before dated words that name a task: "make [the dentist appointment Friday at 4pm]".
+_STATEMENT_LEAD = pattern(r"^(?:make|set|put|have|move|schedule|plan) ", _I)
+# Before dated words that make a task: "I have [a dentist appointment on Friday]".
+_HAVING = pattern(r"^(?:i have|i've got|i got|we have|we've got|there's|there is) (?:an? )?", _I)
 _POSTPONING = pattern(r"^(?:postpone|delay|defer|put off|push back|push out|punt|bump)\b", _I)
 
 
