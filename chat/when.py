@@ -117,24 +117,19 @@ _AHEAD = pattern(
 def read_shift(text: str) -> tuple[relativedelta, str] | None:
     """A move relative to a task's date in `text` ("by a week", "2 days
     earlier"), and the text without it."""
-    match = _SHIFT.search(text)
-    if match is None:
-        return None
-    unit = {"min": "minute"}.get(match[2].lower(), match[2].lower())
-    sign = -1 if (match[3] or "").lower() in ("earlier", "sooner") else 1
-    shift = relativedelta(**{f"{unit}s": sign * _number(match[1])})
-    return shift, f"{text[: match.start()]} {text[match.end() :]}".strip()
+    words = _Words(text)
+    shift = words.take(
+        _SHIFT, lambda m: -_span(m) if (m[3] or "").lower() in ("earlier", "sooner") else _span(m)
+    )
+    return None if shift is None else (shift, words.text.strip())
 
 
 def read_ahead(text: str) -> tuple[relativedelta, str] | None:
     """How long before a task's due date to remind ("10 minutes before"), and
     the text without it."""
-    match = _AHEAD.search(text)
-    if match is None:
-        return None
-    unit = {"min": "minute"}.get(match[2].lower(), match[2].lower())
-    lead = relativedelta(**{f"{unit}s": _number(match[1])})
-    return lead, f"{text[: match.start()]} {text[match.end() :]}".strip()
+    words = _Words(text)
+    lead = words.take(_AHEAD, _span)
+    return None if lead is None else (lead, words.text.strip())
 
 
 @dataclass
@@ -169,7 +164,7 @@ def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule
     bang = _EVERY_BANG.search(text) is not None
     words = _Words(_EVERY_BANG.sub("every", text))
     reminder_clock = words.take(_REMIND_AT, _clock)
-    reminder_delay = words.take(_REMIND_IN, lambda m: _delay(m, now))
+    reminder_delay = words.take(_REMIND_IN, _span)
     recurrence = (
         words.take(_WEEKDAYS, lambda m: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR")
         or words.take(_EVERY_DAYS, _weekly_on)
@@ -181,7 +176,7 @@ def read_schedule(text: str, now: datetime, *, remind: bool = False) -> Schedule
     repeat_from = None
     if recurrence is not None and (words.take(_FROM_COMPLETION, lambda m: True) or bang):
         repeat_from = "completion"
-    delay = words.take(_IN, lambda m: _delay(m, now))
+    delay = words.take(_IN, _span)
     part: list[str] = []  # "morning" of "tomorrow morning", once read
 
     def day_part(match: re.Match[str], read_day) -> date | None:
@@ -292,17 +287,10 @@ def _number(text: str) -> int:
     return _NUMBER_WORDS.get(text.lower()) or int(text)
 
 
-def _delay(match: re.Match[str], now: datetime) -> timedelta:
-    amount, unit = _number(match[1]), match[2].lower()
-    if unit == "month":
-        return now + relativedelta(months=amount) - now
-    return {
-        "minute": timedelta(minutes=amount),
-        "min": timedelta(minutes=amount),
-        "hour": timedelta(hours=amount),
-        "day": timedelta(days=amount),
-        "week": timedelta(weeks=amount),
-    }[unit]
+def _span(match: re.Match[str]) -> relativedelta:
+    """ "2 hours", "a week", "3 months": the match's number (group 1) of its unit (group 2)."""
+    unit = {"min": "minute"}.get(match[2].lower(), match[2].lower())
+    return relativedelta(**{f"{unit}s": _number(match[1])})
 
 
 def _weekday(text: str) -> int:
