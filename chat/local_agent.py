@@ -58,8 +58,9 @@ def respond(user: User, message: str, *, time_zone: str = "UTC") -> tuple[str, l
     wish = _WISH.search(text)
     if wish:  # "I want to learn the piano": a task
         return agent.add(wish[1]), agent.records
-    if agent.dated_words(request):  # "call mom tomorrow", "water the plants every 3 days"
-        return agent.statement(request), agent.records
+    dated = agent.statement(request)  # "call mom tomorrow", "water the plants every 3 days"
+    if dated is not None:
+        return dated, agent.records
     return f"Sorry, I didn't catch that. {HELP}", agent.records
 
 
@@ -117,19 +118,17 @@ class _LocalAgent:
         result = self._run("add_task", arguments)
         if _failed(result):
             return _describe_one("add_task", result)
-        return f'Added "{result["title"]}" (task #{result["task_id"]}){_added(priority, schedule)}.'
+        return f"Added {_named(result)}{_added(priority, schedule)}."
 
-    def dated_words(self, text: str) -> bool:
-        """Whether `text` is words with a date or repetition in them."""
-        schedule = read_schedule(text, self._now())
-        return bool(schedule.title) and bool(schedule.tool_arguments()) and len(schedule.title) <= 200
-
-    def statement(self, text: str) -> str:
+    def statement(self, text: str) -> str | None:
         """Words with a date and no command: the one task of the user's whose
         title they are ("water the plants every 3 days", "make the dentist
         appointment Friday at 4pm"), or else a new task ("call mom tomorrow",
-        "I have a dentist appointment on Friday": "Dentist appointment")."""
+        "I have a dentist appointment on Friday": "Dentist appointment").
+        None when `text` is not words with a date or repetition in them."""
         schedule = read_schedule(text, self._now())
+        if not schedule.title or not schedule.tool_arguments() or len(schedule.title) > 200:
+            return None
         title = _HAVING.sub("", schedule.title, count=1)
         words = matching.words_of(_STATEMENT_LEAD.sub("", title, count=1))
         tasks = self._run("list_tasks", {"status": "pending"})
@@ -170,9 +169,9 @@ class _LocalAgent:
         today = now.date()
         kept = []
         for task in tasks:
-            if task["due_date"] is None:
+            due = self._due(task)
+            if due is None:
                 continue
-            due = datetime.fromisoformat(task["due_date"]).astimezone(now.tzinfo)
             if words == "overdue":
                 keep = due < now and not task["completed"]
             elif words in ("today", "tonight"):
@@ -201,41 +200,27 @@ class _LocalAgent:
 
     def set_priority(self, reference: str, priority: str) -> str:
         wanted = _priority_word(priority)
-
-        def change(task_id: int) -> str:
-            result = self._run("update_task", {"task_id": task_id, "priority": wanted})
-            if _failed(result):
-                return _describe_one("update_task", result)
-            return f'Made "{result["title"]}" (task #{task_id}) {wanted} priority.'
-
-        return self._on_task(reference, change)
+        return self._on_task(reference, lambda task_id: self._update(
+            task_id, {"priority": wanted}, lambda task: f"Made {_named(task)} {wanted} priority."
+        ))  # fmt: skip
 
     def rename(self, reference: str, new_title: str) -> str:
         title = _title(new_title)
         if not title:
             return "What should the new title be?"
-
-        def change(task_id: int) -> str:
-            result = self._run("update_task", {"task_id": task_id, "title": title})
-            if _failed(result):
-                return _describe_one("update_task", result)
-            return f'Renamed task #{task_id} to "{result["title"]}".'
-
-        return self._on_task(reference, change)
+        return self._on_task(reference, lambda task_id: self._update(
+            task_id, {"title": title}, lambda task: f'Renamed task #{task_id} to "{task["title"]}".'
+        ))  # fmt: skip
 
     def describe_task(self, reference: str, description: str) -> str:
-        def change(task_id: int) -> str:
-            result = self._run("update_task", {"task_id": task_id, "description": description.strip()})
-            if _failed(result):
-                return _describe_one("update_task", result)
-            return f'Added the note to "{result["title"]}" (task #{task_id}).'
-
-        return self._on_task(reference, change)
+        return self._on_task(reference, lambda task_id: self._update(
+            task_id, {"description": description.strip()}, lambda task: f"Added the note to {_named(task)}."
+        ))  # fmt: skip
 
     def change(self, reference: str, to: str) -> str:
         """ "change X to Y": a priority, a date, or else a new title."""
-        if _PRIORITY_ONLY.fullmatch(to):
-            return self.set_priority(reference, _PRIORITY_ONLY.fullmatch(to)[1])
+        if priority := _PRIORITY_ONLY.fullmatch(to):
+            return self.set_priority(reference, priority[1])
         schedule = read_schedule(to, self._now())
         if not schedule.title and schedule.tool_arguments():
             return self.reschedule(reference, to)
@@ -256,10 +241,11 @@ class _LocalAgent:
         return self._on_task(reference, lambda task_id: self._schedule(task_id, schedule))
 
     def _shift(self, text: str, when: str | None, *, postponing: bool) -> str:
-        shifted = read_shift(when if when is not None else text)
+        words = when if when is not None else text
+        shifted = read_shift(words)
         if shifted is None and not postponing:
             return 'Sorry, I couldn\'t tell when. Try "tomorrow at 5pm", "next Friday" or "by a week".'
-        shift, rest = shifted or (relativedelta(days=1), when if when is not None else text)
+        shift, rest = shifted or (relativedelta(days=1), words)
         reference = text if when is not None else _DANGLING_TO.sub("", rest)
         if not reference.strip():
             return "Which task? Say its number or words of its title."
@@ -304,17 +290,20 @@ class _LocalAgent:
         words = _DANGLING_TO.sub("", schedule.title)
         reference = _reference(words)
         reminder = Schedule(title="", remind_at=schedule.remind_at or schedule.due_date, timed=True)
+        found_id = None
         if reference.task_id is None and not _NAMED_AS_TASK.search(words):
             tasks = self._run("list_tasks", {"status": "pending"})
             found = [] if _failed(tasks) else matching.find(reference.words, tasks).tasks
             if len(found) != 1:
                 return self.add(text, remind=True)
-            if reminder.remind_at is None:
-                return _WHEN_TO_REMIND
-            return self._schedule(found[0]["id"], reminder, remind=True)
+            found_id = found[0]["id"]
         if reminder.remind_at is None:
             return _WHEN_TO_REMIND
-        return self._on_task(words, lambda task_id: self._schedule(task_id, reminder, remind=True))
+
+        def remind(task_id: int) -> str:
+            return self._schedule(task_id, reminder, remind=True)
+
+        return remind(found_id) if found_id is not None else self._on_task(words, remind)
 
     def _remind_ahead(self, task_id: int, lead: relativedelta) -> str:
         row = self._row(task_id)
@@ -328,10 +317,16 @@ class _LocalAgent:
         return self._schedule(task_id, Schedule(title="", remind_at=due - lead, timed=True), remind=True)
 
     def _schedule(self, task_id: int, schedule: Schedule, *, remind: bool = False) -> str:
-        result = self._run("update_task", {"task_id": task_id, **schedule.tool_arguments()})
+        return self._update(
+            task_id, schedule.tool_arguments(), lambda task: _rescheduled(task, schedule, remind=remind)
+        )
+
+    def _update(self, task_id: int, changes: dict[str, Any], said: Callable[[dict[str, Any]], str]) -> str:
+        """update_task with `changes`; what was done is `said` of its result."""
+        result = self._run("update_task", {"task_id": task_id, **changes})
         if _failed(result):
             return _describe_one("update_task", result)
-        return _rescheduled(result, schedule, remind=remind)
+        return said(result)
 
     def _on_task(self, text: str, action: Callable[[int], str], *, prefer_pending: bool = False) -> str:
         """Act on the task `text` names: by its number at once; by words, after
@@ -842,12 +837,12 @@ def _describe_one(tool: str, result: Any, status: str = "all") -> str:
         return f"Sorry, I couldn't do that: {result['error']}"
     if tool == "list_tasks":
         return _describe_list(result, status)
-    title, task_id = result["title"], result["task_id"]
+    name = _named(result)
     return {
-        "add_task": f'Added "{title}" (task #{task_id}).',
-        "complete_task": f'Marked "{title}" (task #{task_id}) as done. Nice work!',
-        "delete_task": f'Deleted "{title}" (task #{task_id}).',
-        "update_task": f'Updated "{title}" (task #{task_id}).',
+        "add_task": f"Added {name}.",
+        "complete_task": f"Marked {name} as done. Nice work!",
+        "delete_task": f"Deleted {name}.",
+        "update_task": f"Updated {name}.",
     }[tool]
 
 
@@ -893,8 +888,13 @@ def _added(priority: str | None, schedule: Schedule) -> str:
     return ", " + ", ".join(parts) if parts else ""
 
 
+def _named(result: dict[str, Any]) -> str:
+    """A task as the answers name it: '"Pay the rent" (task #3)'."""
+    return f'"{result["title"]}" (task #{result["task_id"]})'
+
+
 def _rescheduled(result: dict[str, Any], schedule: Schedule, *, remind: bool) -> str:
-    name = f'"{result["title"]}" (task #{result["task_id"]})'
+    name = _named(result)
     if remind:
         return f"I'll remind you about {name} {_day(schedule.remind_at, True)}."
     if schedule.recurrence is not None:
